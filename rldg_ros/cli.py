@@ -1,0 +1,118 @@
+"""``rldg``: the one command-line entry point (``rldg --help`` lists the subcommands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rldg_ros import __version__
+
+#: subcommands of the design that later issues deliver: name -> (issue, what it will do)
+PLANNED = {
+    "rollout": (3, "roll out expert / human_like / random policies in the sim cell"),
+    "panel": (4, "the intervention panel (Qt), standalone"),
+    "reward": (5, "collect data for, train and evaluate the reward classifier"),
+    "record": (7, "record a graph's topics to rosbag2"),
+    "convert": (7, "convert rosbag2 recordings to an RLDS dataset"),
+    "pretrain": (8, "pretrain a tiny generalist on multi-task sim data"),
+    "finetune": (8, "fine-tune a generalist on RLDS data"),
+    "eval": (9, "evaluate a policy: success rate and cycle time"),
+    "experiment": (9, "the RLDG experiment end to end"),
+    "report": (9, "markdown + PNG report of an experiment run"),
+}
+
+
+def _cmd_up(ns: argparse.Namespace) -> int:
+    from rldg_ros.graphs import GraphError
+    from rldg_ros.up import parse_launch_args, up
+
+    try:
+        return up(ns.graph, parse_launch_args(ns.args), processes=ns.processes, duration=ns.duration)
+    except (GraphError, ValueError, FileNotFoundError) as exc:
+        print(f"rldg up: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_graphs(ns: argparse.Namespace) -> int:
+    from rldg_ros.executables import NODES
+    from rldg_ros.executables import PLANNED as PLANNED_NODES
+    from rldg_ros.graphs import GRAPHS, GraphError, get_graph
+
+    if not ns.name:
+        for g in GRAPHS.values():
+            print(f"{g.name:10s} {g.description}")
+        return 0
+    try:
+        g = get_graph(ns.name)
+    except GraphError as exc:
+        print(f"rldg graphs: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{g.name}: {g.description}\n\narguments:")
+    for a in g.args:
+        choices = f" {{{'|'.join(a.choices)}}}" if a.choices else ""
+        print(f"  {a.name}:={a.default!r}{choices}  {a.description}")
+    print("\nnodes:")
+    for n in g.nodes:
+        state = "" if n.executable in NODES else f"  [not yet available: issue #{PLANNED_NODES[n.executable]}]"
+        cond = f"  (when {n.when[0]}:={n.when[1]})" if n.when else ""
+        print(f"  {n.name} ({n.package}/{n.executable}){cond}{state}")
+    return 0
+
+
+def _cmd_demo(ns: argparse.Namespace) -> int:
+    from rldg_ros.demo import run_demo
+
+    return run_demo(duration=ns.duration)
+
+
+def _planned(name: str):
+    issue, what = PLANNED[name]
+
+    def run(ns: argparse.Namespace) -> int:  # noqa: ARG001
+        print(f"rldg {name}: not yet available in rldg {__version__}: {what} lands with issue #{issue}.",
+              file=sys.stderr)
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rldg", description="RLDG on ROS 2: RL specialists distilled into generalists")
+    p.add_argument("--version", action="version", version=f"rldg {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("up", help="run a node graph here (same spec as the launch files)")
+    s.add_argument("graph", help="graph name (see 'rldg graphs')")
+    s.add_argument("args", nargs="*", metavar="key:=value", help="graph arguments")
+    s.add_argument("--processes", action="store_true", help="one process per node instead of one process")
+    s.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    s.set_defaults(func=_cmd_up)
+
+    s = sub.add_parser("graphs", help="list graphs, or show one graph's arguments and nodes")
+    s.add_argument("name", nargs="?")
+    s.set_defaults(func=_cmd_graphs)
+
+    s = sub.add_parser("demo", help="the main job on the embedded default (what 'make demo' runs)")
+    s.add_argument("--duration", type=float, default=5.0, help="seconds to run the smoke graph")
+    s.set_defaults(func=_cmd_demo)
+
+    for name, (issue, what) in PLANNED.items():
+        s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")
+        s.add_argument("rest", nargs=argparse.REMAINDER)
+        s.set_defaults(func=_planned(name))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    ns, extra = parser.parse_known_args(argv)
+    if extra and ns.command not in PLANNED:
+        # 'key:=value' graph arguments may follow options (rldg up smoke --duration 3 rate_hz:=5)
+        if ns.command != "up" or not all(":=" in e for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        ns.args = [*ns.args, *extra]
+    return ns.func(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

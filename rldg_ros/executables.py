@@ -1,0 +1,43 @@
+"""Every executable of the rldg_ros package: the single list that setup.py, launch files and ``rldg up`` use.
+
+This module imports nothing, so ``setup.py`` can read it without importing rclpy.
+
+``NODES`` maps an executable name to the ``module:Class`` of its rclpy node (an :class:`rldg_ros.nodes.base.RldgNode`).
+``PLANNED`` lists executables of the design whose implementation lands with a later issue: their console
+scripts exist and exit with a clear "not yet available" error, and ``rldg up`` refuses graphs that need them.
+"""
+
+NODES: dict[str, str] = {
+    "demo_talker": "rldg_ros.nodes.demo:DemoTalker",
+    "demo_listener": "rldg_ros.nodes.demo:DemoListener",
+}
+
+#: executable -> issue number that delivers it
+PLANNED: dict[str, int] = {
+    "robot_bridge": 3,
+    "camera": 3,
+    "franka_sim_driver": 3,
+    "intervention_mux": 4,
+    "spacemouse_hid": 4,
+    "keyboard_teleop": 4,
+    "teleop_episodes": 4,
+    "reward_classifier": 5,
+    "rl_actor": 6,
+    "rl_learner": 6,
+    "recorder": 7,
+    "collector": 7,
+    "vla_policy": 9,
+}
+
+#: console scripts besides the nodes
+COMMANDS: dict[str, str] = {
+    "rldg": "rldg_ros.cli:main",
+}
+
+
+def console_scripts() -> list[str]:
+    """Entry points for setup.py: every node (implemented or planned) plus the CLI."""
+    names = sorted(set(NODES) | set(PLANNED))
+    return [f"{name} = rldg_ros.nodes.entry:{name}" for name in names] + [
+        f"{name} = {target}" for name, target in COMMANDS.items()
+    ]

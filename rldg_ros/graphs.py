@@ -1,0 +1,252 @@
+"""The one graph spec: which nodes make up each rldg graph, with their parameters and remappings.
+
+Two consumers translate it, and nothing else describes a graph:
+
+* ``launch/*.launch.py`` (via :mod:`rldg_ros.launch_support`) for users with a ROS 2 distro;
+* ``rldg up GRAPH key:=value`` (via :mod:`rldg_ros.up`) here, in one process or one process per node.
+
+A parameter or remapping value may be an :class:`Arg`, the value of a graph argument (``task:=...``), and a node
+may be conditional on an argument (``when=("record", "true")``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rldg_ros import config_path
+from rldg_ros.executables import NODES, PLANNED
+
+
+@dataclass(frozen=True)
+class Arg:
+    """Reference to a graph argument's value, resolved at launch time."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    executable: str
+    name: str
+    params_file: str | None = None  # a file under config/
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # dotted name -> value or Arg
+    remappings: tuple[tuple[str, Any], ...] = ()  # (from, to); to may be an Arg
+    namespace: str = ""
+    when: tuple[str, str] | None = None  # (argument, value): include the node only if they match
+    package: str = "rldg_ros"
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    name: str
+    description: str
+    args: tuple[ArgSpec, ...]
+    nodes: tuple[NodeSpec, ...]
+
+    def arg(self, name: str) -> ArgSpec:
+        for a in self.args:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+
+class GraphError(ValueError):
+    """A graph or its arguments are invalid."""
+
+
+# -- shared argument declarations --------------------------------------------------------------------------
+TASK = ArgSpec("task", "connector_insertion/usb", "task id from the task registry (e.g. pick_place/train)")
+ROBOT = ArgSpec("robot", "sim", "robot backend: the MuJoCo cell or a real Franka through franka_ros2",
+                ("sim", "franka_ros2"))
+CAMERA = ArgSpec("camera", "sim", "wrist camera: sim renders it; realsense expects realsense2_camera running",
+                 ("sim", "realsense"))
+INPUT = ArgSpec("input", "spacemouse", "human input for interventions",
+                ("spacemouse", "keyboard", "expert", "human_like", "none"))
+RECORD = ArgSpec("record", "false", "record the graph's topics to rosbag2", ("true", "false"))
+BAG_DIR = ArgSpec("bag_dir", "bags", "directory for recorded bags")
+
+_CELL = (
+    NodeSpec("robot_bridge", "robot_bridge", parameters={"backend": Arg("robot"), "task": Arg("task")}),
+    NodeSpec("camera", "camera", when=("camera", "sim")),
+)
+_RECORDER = NodeSpec("recorder", "recorder", parameters={"out_dir": Arg("bag_dir")}, when=("record", "true"))
+
+GRAPHS: dict[str, GraphSpec] = {
+    g.name: g
+    for g in (
+        GraphSpec(
+            "smoke",
+            "two demo nodes exchanging rldg_msgs/Action: checks rclpy, DDS and rldg_msgs on this machine",
+            (
+                ArgSpec("rate_hz", "20.0", "talker publish rate"),
+                ArgSpec("report_path", "", "listener writes a JSON report here at shutdown"),
+            ),
+            (
+                NodeSpec("demo_talker", "demo_talker", params_file="demo.yaml",
+                         parameters={"rate_hz": Arg("rate_hz")}),
+                NodeSpec("demo_listener", "demo_listener", params_file="demo.yaml",
+                         parameters={"report_path": Arg("report_path")}),
+            ),
+        ),
+        GraphSpec(
+            "train_rl",
+            "train an RL specialist: cell, camera, intervention mux, reward classifier, SAC/RLPD actor + learner",
+            (TASK, ROBOT, CAMERA, INPUT, RECORD, BAG_DIR,
+             ArgSpec("run_dir", "runs/rl", "learner checkpoints and logs")),
+            (
+                *_CELL,
+                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}),
+                NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse")),
+                NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
+                NodeSpec("reward_classifier", "reward_classifier", parameters={"task": Arg("task")}),
+                NodeSpec("rl_actor", "rl_actor", parameters={"task": Arg("task")}),
+                NodeSpec("rl_learner", "rl_learner", parameters={"task": Arg("task"), "run_dir": Arg("run_dir")}),
+                _RECORDER,
+            ),
+        ),
+        GraphSpec(
+            "run_vla",
+            "run a generalist policy at control rate through the same safety path",
+            (TASK, ROBOT, CAMERA, RECORD, BAG_DIR,
+             ArgSpec("model", "octo", "generalist family", ("octo", "openvla", "rl")),
+             ArgSpec("checkpoint", "", "checkpoint directory"),
+             ArgSpec("instruction", "", "language instruction (empty: the task's default)")),
+            (
+                *_CELL,
+                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}),
+                NodeSpec("vla_policy", "vla_policy", parameters={
+                    "model": Arg("model"), "checkpoint": Arg("checkpoint"), "instruction": Arg("instruction")}),
+                _RECORDER,
+            ),
+        ),
+        GraphSpec(
+            "collect",
+            "roll out a policy for N episodes and record them",
+            (TASK, ROBOT, CAMERA, BAG_DIR,
+             ArgSpec("policy", "expert", "expert, human_like, rl:PATH, octo:PATH or openvla:PATH"),
+             ArgSpec("episodes", "20", "number of episodes"),
+             ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
+            (
+                *_CELL,
+                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}),
+                NodeSpec("collector", "collector", parameters={
+                    "task": Arg("task"), "policy": Arg("policy"), "episodes": Arg("episodes")}),
+                _RECORDER,
+            ),
+        ),
+        GraphSpec(
+            "teleop",
+            "record demonstrations by teleoperation (or a scripted demonstrator)",
+            (TASK, ROBOT, CAMERA, INPUT, BAG_DIR,
+             ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
+            (
+                *_CELL,
+                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}),
+                NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse")),
+                NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
+                NodeSpec("teleop_episodes", "teleop_episodes", parameters={"task": Arg("task"),
+                                                                           "input": Arg("input")}),
+                _RECORDER,
+            ),
+        ),
+    )
+}
+
+
+def get_graph(name: str) -> GraphSpec:
+    try:
+        return GRAPHS[name]
+    except KeyError:
+        raise GraphError(f"unknown graph {name!r}; graphs: {sorted(GRAPHS)}") from None
+
+
+def resolve_args(graph: GraphSpec, given: Mapping[str, str]) -> dict[str, str]:
+    """Defaults + ``given``, checked against the graph's declared arguments and their choices."""
+    known = {a.name: a for a in graph.args}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise GraphError(f"graph {graph.name!r} has no argument(s) {unknown}; arguments: {sorted(known)}")
+    values = {a.name: a.default for a in graph.args}
+    values.update(given)
+    for name, value in values.items():
+        choices = known[name].choices
+        if choices and value not in choices:
+            raise GraphError(f"{name}:={value!r} is not one of {list(choices)}")
+    return values
+
+
+@dataclass(frozen=True)
+class ResolvedNode:
+    """A node of a graph with its arguments substituted: everything needed to start it."""
+
+    spec: NodeSpec
+    parameters: dict[str, str]
+    remappings: tuple[tuple[str, str], ...]
+    params_file: str | None
+
+    def ros_args(self) -> list[str]:
+        """``--ros-args`` for this node: the same list for a process and for an in-process node."""
+        args = ["--ros-args", "-r", f"__node:={self.spec.name}"]
+        if self.spec.namespace:
+            args += ["-r", f"__ns:=/{self.spec.namespace.strip('/')}"]
+        if self.params_file:
+            args += ["--params-file", self.params_file]
+        for key, value in self.parameters.items():
+            args += ["-p", f"{key}:={_yaml_scalar(value)}"]
+        for src, dst in self.remappings:
+            args += ["-r", f"{src}:={dst}"]
+        return args
+
+
+def _yaml_scalar(value: str) -> str:
+    # an empty string must stay a string parameter, not YAML null
+    return "''" if value == "" else value
+
+
+def _sub(value: Any, args: Mapping[str, str]) -> str:
+    return args[value.name] if isinstance(value, Arg) else str(value)
+
+
+def resolve(graph: GraphSpec, given: Mapping[str, str]) -> list[ResolvedNode]:
+    """The nodes to start for ``graph`` with arguments ``given``."""
+    args = resolve_args(graph, given)
+    nodes = []
+    for spec in graph.nodes:
+        if spec.when and args[spec.when[0]] != spec.when[1]:
+            continue
+        nodes.append(ResolvedNode(
+            spec=spec,
+            parameters={k: _sub(v, args) for k, v in spec.parameters.items()},
+            remappings=tuple((src, _sub(dst, args)) for src, dst in spec.remappings),
+            params_file=str(config_path(spec.params_file)) if spec.params_file else None,
+        ))
+    return nodes
+
+
+def check_available(nodes: list[ResolvedNode]) -> None:
+    """Refuse to start a graph with nodes that are designed but not implemented yet."""
+    missing = [n.spec.executable for n in nodes if n.spec.executable not in NODES]
+    if missing:
+        details = ", ".join(f"{m} (issue #{PLANNED[m]})" if m in PLANNED else f"{m} (unknown)" for m in missing)
+        raise GraphError(f"this graph needs executables that are not available yet: {details}")
+
+
+def referenced_args(graph: GraphSpec) -> set[str]:
+    """Names of arguments the graph's nodes use (for consistency checks)."""
+    used = set()
+    for spec in graph.nodes:
+        values = list(spec.parameters.values()) + [dst for _, dst in spec.remappings]
+        used |= {v.name for v in values if isinstance(v, Arg)}
+        if spec.when:
+            used.add(spec.when[0])
+    return used

@@ -1,0 +1,8 @@
+"""QoS profiles used across the stack (one place, so publishers and subscribers agree)."""
+
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+#: commands, events, states the stack itself produces
+RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+#: cameras and the franka_ros2 convenience topics (published best-effort)
+SENSOR = qos_profile_sensor_data

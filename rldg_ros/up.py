@@ -1,0 +1,160 @@
+"""``rldg up GRAPH key:=value``: run a graph of the graph spec without ``ros2 launch``.
+
+Default: every node in this process on a multi-threaded executor (like a component container).
+``processes=True``: every node as its own process, started with the same ``--ros-args`` a launch file gives.
+SIGINT/SIGTERM (or ``duration``) stop the graph; every node gets its ``shutdown()`` and is destroyed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from rldg_ros.graphs import ResolvedNode, check_available, get_graph, resolve
+
+#: discovery stays on this host unless the user says otherwise (actor/learner across hosts: set SUBNET)
+DEFAULT_ENV = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+
+
+def apply_default_env() -> None:
+    for key, value in DEFAULT_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def parse_launch_args(items: list[str]) -> dict[str, str]:
+    """``["task:=pick_place/train", ...]`` -> dict; anything else is an error naming the item."""
+    out = {}
+    for item in items:
+        if ":=" not in item:
+            raise ValueError(f"expected key:=value, got {item!r}")
+        key, value = item.split(":=", 1)
+        out[key] = value
+    return out
+
+
+def find_executable(name: str) -> str:
+    """A node's executable: ament layout (``<prefix>/lib/rldg_ros/``) first, then next to this Python."""
+    prefix = Path(sys.prefix)
+    for candidate in (prefix / "lib" / "rldg_ros" / name, Path(sys.executable).parent / name):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise FileNotFoundError(f"executable {name!r} not found (is rldg_ros installed in this environment?)")
+
+
+def spin_until_stopped(executor, should_stop, poll_s: float = 0.05) -> None:
+    """Spin ``executor`` on a worker thread until ``should_stop()``; then shut the executor down.
+
+    (Calling ``spin_once`` in a loop on a MultiThreadedExecutor starves timers: 50 Hz timers fired ~5 Hz.)
+    """
+    worker = threading.Thread(target=executor.spin, name="rldg-executor", daemon=True)
+    worker.start()
+    while not should_stop() and worker.is_alive():
+        time.sleep(poll_s)
+    executor.shutdown()
+    worker.join(timeout=10)
+
+
+class _Stopper:
+    """Turns SIGINT/SIGTERM and an optional deadline into one event."""
+
+    def __init__(self, duration: float | None) -> None:
+        self.event = threading.Event()
+        self.deadline = None if duration is None else time.monotonic() + duration
+        self._old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+        self.event.set()
+
+    def should_stop(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.event.set()
+        return self.event.is_set()
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print) -> int:
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    from rldg_ros.nodes.base import node_class
+
+    stopper = _Stopper(duration)
+    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    executor = MultiThreadedExecutor()
+    started = []
+    try:
+        for n in nodes:
+            node = node_class(n.spec.executable)(n.spec.name, cli_args=n.ros_args(), use_global_arguments=False)
+            started.append(node)
+            executor.add_node(node)
+        log(f"up: {len(started)} node(s) in one process: {', '.join(x.get_name() for x in started)}", flush=True)
+        spin_until_stopped(executor, stopper.should_stop)
+        return 0
+    finally:
+        executor.shutdown()
+        for node in reversed(started):
+            try:
+                node.shutdown()
+            finally:
+                executor.remove_node(node)
+                node.destroy_node()
+        rclpy.shutdown()
+        stopper.restore()
+        log("up: stopped", flush=True)
+
+
+def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, grace_s: float = 10.0) -> int:
+    stopper = _Stopper(duration)
+    procs: list[tuple[str, subprocess.Popen]] = []
+    rc = 0
+    try:
+        for n in nodes:
+            cmd = [find_executable(n.spec.executable), *n.ros_args()]
+            procs.append((n.spec.name, subprocess.Popen(cmd)))
+        log(f"up: {len(procs)} process(es): {', '.join(f'{name}[{p.pid}]' for name, p in procs)}", flush=True)
+        while not stopper.should_stop():
+            dead = [(name, p.returncode) for name, p in procs if p.poll() is not None]
+            if dead:
+                log(f"up: node(s) exited early: {dead}; stopping the graph", flush=True)
+                rc = 1
+                break
+            time.sleep(0.1)
+    finally:
+        for _, p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        for name, p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"up: {name} did not stop within {grace_s:.0f} s; killing it", flush=True)
+                p.kill()
+                p.wait()
+            if p.returncode not in (0, None) and rc == 0:
+                rc = p.returncode if p.returncode > 0 else 1
+        stopper.restore()
+        log("up: stopped", flush=True)
+    return rc
+
+
+def up(graph_name: str, args: Mapping[str, str], *, processes: bool = False, duration: float | None = None,
+       log=print) -> int:
+    apply_default_env()
+    nodes = resolve(get_graph(graph_name), args)
+    check_available(nodes)
+    runner = run_processes if processes else run_in_process
+    return runner(nodes, duration, log=log)

@@ -1,0 +1,56 @@
+import fcntl
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+_LOCK_DIR = Path("/tmp/rldg-test-domains")
+
+
+@pytest.fixture
+def domain_id():
+    """A ROS_DOMAIN_ID no other test (of this or a parallel run on this machine) holds: flock per domain."""
+    _LOCK_DIR.mkdir(exist_ok=True)
+    start = os.getpid() % 100
+    for k in range(100):
+        d = 1 + (start + k) % 100
+        f = open(_LOCK_DIR / f"{d}.lock", "w")  # noqa: SIM115 - held for the test's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            continue
+        try:
+            yield d
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
+        return
+    pytest.fail("no free ROS_DOMAIN_ID in 1..100")
+
+
+@pytest.fixture
+def ros_env(domain_id):
+    """Environment for child processes: own domain, discovery on this host only."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    return env
+
+
+@pytest.fixture
+def ros_context(domain_id):
+    """An rclpy context of this test process on the test's domain."""
+    import rclpy
+    from rclpy.context import Context
+
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    try:
+        yield ctx
+    finally:
+        rclpy.shutdown(context=ctx)
