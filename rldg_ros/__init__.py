@@ -4,7 +4,11 @@ The core (``sim``, ``rl``, ``reward``, ``data``, ``vla``, ``config``, ``graphs``
 thin rclpy adapters.
 """
 
+import os
 from pathlib import Path
+
+# MuJoCo picks its GL backend when it is imported: headless EGL unless the user chose another
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 __version__ = "0.1.0"
 

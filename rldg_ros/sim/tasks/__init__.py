@@ -1,0 +1,26 @@
+"""Task registry: ``TASKS[task_id]`` is a factory; a new task or variant is one module plus an entry here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rldg_ros.sim.tasks.base import Task
+from rldg_ros.sim.tasks.connector import CONNECTORS, ConnectorInsertion
+
+TASKS: dict[str, Callable[[], Task]] = {}
+SEEN: dict[str, bool] = {}
+
+for _name, _conn in CONNECTORS.items():
+    TASKS[f"connector_insertion/{_name}"] = (lambda n=_name: ConnectorInsertion(n))
+    SEEN[f"connector_insertion/{_name}"] = _conn.seen
+
+
+def task_ids(seen: bool | None = None) -> list[str]:
+    return [t for t in TASKS if seen is None or SEEN[t] == seen]
+
+
+def make_task(task_id: str) -> Task:
+    try:
+        return TASKS[task_id]()
+    except KeyError:
+        raise KeyError(f"unknown task {task_id!r}; tasks: {sorted(TASKS)}") from None
