@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE ?= 1
 
 .PHONY: setup test lint demo bench lock clean distclean
 
-setup: $(STAMPS)/editable $(STAMPS)/msgs
+setup: $(STAMPS)/editable $(STAMPS)/msgs $(STAMPS)/sim
 	@echo "setup: ok ($(VENV), rldg_msgs built in ws/install)"
 
 $(STAMPS)/apt: scripts/apt_deps.sh
@@ -28,6 +28,12 @@ $(BIN)/python: | $(STAMPS)/apt
 
 $(STAMPS)/deps: $(BIN)/python requirements/constraints.txt requirements/core.txt requirements/build.txt requirements/dev.txt
 	$(PIP) -r requirements/core.txt -r requirements/build.txt -r requirements/dev.txt
+	@touch $@
+
+# the MuJoCo cell: gym-hil only for its assets, without its env code's dependencies
+$(STAMPS)/sim: $(STAMPS)/deps requirements/sim.txt
+	$(PIP) -r requirements/sim.txt
+	$(PIP) --no-deps gym-hil
 	@touch $@
 
 $(STAMPS)/msgs: $(STAMPS)/deps $(MSGS) scripts/build_msgs.sh scripts/fix_ros_cmake_paths.py scripts/install_msgs_pth.py

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# MuJoCo picks its GL backend at import: headless EGL before any test module imports mujoco
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 _LOCK_DIR = Path("/tmp/rldg-test-domains")

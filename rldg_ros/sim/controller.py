@@ -7,9 +7,11 @@ with each axis' damping critical for its apparent mass, D = 2 zeta sqrt(K / (J M
 ``bias`` is MuJoCo's gravity + Coriolis term (gravity compensation, as libfranka's model provides); ``N`` is the
 *dynamically consistent* null-space projector ``I - J^T Lambda J M^-1`` (Lambda = (J M^-1 J^T)^-1), so the posture
 task exerts no force at the TCP. (The plain pseudo-inverse projector leaks the posture torque into the task space:
-measured here as a 0.65 mm steady lateral offset, more than a connector's half clearance.) The commanded pose error is clipped (``max_pos_error`` /
-``max_rot_error``), so the largest steady contact force is ``stiffness * max_pos_error``: the same guarantee
-franka_ros's example impedance controllers give by saturating the reference.
+measured here as a 0.65 mm steady lateral offset, more than a connector's half clearance.)
+
+The commanded pose error is clipped (``max_pos_error`` / ``max_rot_error``), so the largest steady contact force
+is ``stiffness * max_pos_error``: the guarantee franka_ros's example impedance controllers give by saturating the
+reference. (With the env's "measured pose + one step" targets the force stays at stiffness x one step.)
 """
 
 from __future__ import annotations

@@ -118,5 +118,8 @@ def polygon_edges(poly: np.ndarray):
 
 def is_ccw_convex(poly: np.ndarray) -> bool:
     n = len(poly)
-    cross = [np.cross(poly[(i + 1) % n] - poly[i], poly[(i + 2) % n] - poly[(i + 1) % n]) for i in range(n)]
-    return all(c > 0 for c in cross)
+    for i in range(n):
+        a, b = poly[(i + 1) % n] - poly[i], poly[(i + 2) % n] - poly[(i + 1) % n]
+        if a[0] * b[1] - a[1] * b[0] <= 0:
+            return False
+    return True
