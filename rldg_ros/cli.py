@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rldg_ros import __version__
 
 #: subcommands of the design that later issues deliver: name -> (issue, what it will do)
 PLANNED = {
-    "rollout": (3, "roll out expert / human_like / random policies in the sim cell"),
     "panel": (4, "the intervention panel (Qt), standalone"),
     "reward": (5, "collect data for, train and evaluate the reward classifier"),
     "record": (7, "record a graph's topics to rosbag2"),
@@ -59,6 +59,37 @@ def _cmd_graphs(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rollout(ns: argparse.Namespace) -> int:
+    import json
+
+    from rldg_ros.sim import task_ids
+    from rldg_ros.sim.rollout import rollout
+
+    if ns.task not in task_ids():
+        print(f"rldg rollout: error: unknown task {ns.task!r}; tasks: {', '.join(task_ids())}", file=sys.stderr)
+        return 2
+    try:
+        result = rollout(ns.task, ns.policy, ns.episodes, seed=ns.seed, video=ns.video)
+    except ValueError as exc:
+        print(f"rldg rollout: error: {exc}", file=sys.stderr)
+        return 2
+    for e in result["episodes_detail"]:
+        print(f"  seed {e['seed']:4d}  {'success' if e['success'] else 'failure'}  {e['steps']:3d} steps  "
+              f"{e['cycle_time_s']:5.1f} s  max contact {e['max_contact_force_n']:5.1f} N")
+    lo, hi = result["success_rate_ci95"]
+    ct = result["mean_cycle_time_s"]
+    print(f"{result['task']} {result['policy']}: {result['successes']}/{result['episodes']} successes "
+          f"({100 * result['success_rate']:.0f} %, 95 % CI {100 * lo:.0f}-{100 * hi:.0f} %), "
+          f"mean cycle time {'n/a' if ct is None else f'{ct:.1f} s'}")
+    if ns.json:
+        Path(ns.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(ns.json).write_text(json.dumps(result, indent=2))
+        print(f"wrote {ns.json}")
+    if ns.video:
+        print(f"wrote {ns.video}")
+    return 0
+
+
 def _cmd_demo(ns: argparse.Namespace) -> int:
     from rldg_ros.demo import run_demo
 
@@ -91,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("graphs", help="list graphs, or show one graph's arguments and nodes")
     s.add_argument("name", nargs="?")
     s.set_defaults(func=_cmd_graphs)
+
+    s = sub.add_parser("rollout", help="roll out expert / human_like / random policies in the sim cell")
+    s.add_argument("--task", required=True, help="task id, e.g. connector_insertion/usb")
+    s.add_argument("--policy", default="expert", choices=["expert", "human_like", "random"])
+    s.add_argument("--episodes", type=int, default=10)
+    s.add_argument("--seed", type=int, default=0, help="first episode seed (episode i uses seed + i)")
+    s.add_argument("--json", help="write per-episode results and the summary here")
+    s.add_argument("--video", help="write wrist + front camera frames as a GIF")
+    s.set_defaults(func=_cmd_rollout)
 
     s = sub.add_parser("demo", help="the main job on the embedded default (what 'make demo' runs)")
     s.add_argument("--duration", type=float, default=5.0, help="seconds to run the smoke graph")

@@ -24,10 +24,11 @@ import numpy as np
 from rldg_ros.config import param
 from rldg_ros.sim.assets import panda_xml
 from rldg_ros.sim.controller import CartesianImpedance, ImpedanceConfig
-from rldg_ros.sim.geometry import quat_from_axis_angle, quat_mul, quat_to_mat, yaw_quat
+from rldg_ros.sim.geometry import look_at_xyaxes, quat_from_axis_angle, quat_mul, quat_to_mat, yaw_quat
 from rldg_ros.sim.tasks.base import DOWN, Start, Task
 
 ARM_JOINTS = [f"joint{i}" for i in range(1, 8)]
+WRIST_CAMERA = "wrist_rgb"
 READY_Q = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 1.9, np.pi / 4])
 STATE_NAMES = (["tcp_x", "tcp_y", "tcp_z", "tcp_qw", "tcp_qx", "tcp_qy", "tcp_qz"]
                + [f"tcp_{k}" for k in ("vx", "vy", "vz", "wx", "wy", "wz")]
@@ -91,8 +92,9 @@ class SimEnv(gym.Env):
         spec.visual.quality.offsamples = 0
         spec.visual.global_.offwidth = max(640, self.cfg.image_size)
         spec.visual.global_.offheight = max(480, self.cfg.image_size)
-        spec.visual.headlight.ambient = [0.45, 0.45, 0.45]
-        spec.visual.headlight.diffuse = [0.5, 0.5, 0.5]
+        spec.visual.headlight.ambient = [0.3, 0.3, 0.3]
+        spec.visual.headlight.diffuse = [0.35, 0.35, 0.35]
+        spec.visual.headlight.specular = [0.0, 0.0, 0.0]
         world = spec.worldbody
         rgba = list(self.task.table_rgba)
         if self.task.table_texture == "checker":
@@ -106,11 +108,18 @@ class SimEnv(gym.Env):
         else:
             world.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[2, 2, 0.01], rgba=rgba,
                            contype=3, conaffinity=3)
-        world.add_light(pos=[0.5, 0, 1.5], dir=[0, 0, -1], diffuse=[0.6, 0.6, 0.6], castshadow=False)
-        world.add_camera(name="front", pos=[1.35, 0.0, 0.55], xyaxes=[0, 1, 0, -0.4, 0, 0.92], fovy=45)
+        world.add_light(pos=[0.4, -0.3, 1.2], dir=[0.1, 0.25, -1], diffuse=[0.45, 0.45, 0.45], castshadow=False)
+        front_pos = [1.15, 0.45, 0.45]
+        world.add_camera(name="front", pos=front_pos, fovy=45,
+                         xyaxes=look_at_xyaxes(front_pos, [0.52, 0.0, 0.12], [0, 0, 1]))
         base = spec.body("base")
         tcp_pos = np.array([0.0, 0.0, 0.145])  # Robotiq pinch point, in the gripper base frame
         base.add_site(name="tcp", pos=tcp_pos, size=[0.002, 0.002, 0.002], group=4)
+        # wrist camera on the side of the gripper (off the fingers' travel), aimed just past the fingertips, as
+        # the paper's and HIL-SERL's wrist cameras are: it sees the held object and what it goes into
+        cam_pos = [-0.075, 0.0, 0.075]
+        base.add_camera(name=WRIST_CAMERA, pos=cam_pos, fovy=60,
+                        xyaxes=look_at_xyaxes(cam_pos, tcp_pos + [0.0, 0.0, 0.05], [0, 0, -1]))
         self.task.build(spec, base, tcp_pos)
         model = spec.compile()
         model.light_castshadow[:] = 0
@@ -177,7 +186,7 @@ class SimEnv(gym.Env):
         mujoco.mj_forward(m, d)
         self.controller.set_target(start.tcp_pos, q_tcp)
         self._apply_gripper()
-        for _ in range(int(0.05 / self.cfg.physics_dt)):  # let the fingers settle
+        for _ in range(int(0.3 / self.cfg.physics_dt)):  # let the fingers close/open before the episode
             self._physics_step()
         self.steps = 0
         return self._observe(), self._info(success=self.task.success(self))
@@ -257,7 +266,7 @@ class SimEnv(gym.Env):
     def _observe(self) -> dict:
         obs = {"state": self.state_vector()}
         if self.cfg.wrist_camera:
-            obs["wrist"] = self.render_camera("handcam_rgb")
+            obs["wrist"] = self.render_camera(WRIST_CAMERA)
         if self.cfg.front_camera:
             obs["front"] = self.render_camera("front")
         return obs

@@ -42,6 +42,15 @@ def quat_error(q_target: np.ndarray, q: np.ndarray) -> np.ndarray:
     return quat_to_mat(q) @ local
 
 
+def look_at_xyaxes(pos, target, up) -> list[float]:
+    """MuJoCo camera ``xyaxes`` for a camera at ``pos`` looking at ``target`` (all in the parent frame)."""
+    f = np.asarray(target, float) - np.asarray(pos, float)
+    f /= np.linalg.norm(f)
+    right = np.cross(f, up)
+    right /= np.linalg.norm(right)
+    return [*right, *np.cross(right, f)]
+
+
 def yaw_quat(yaw: float) -> np.ndarray:
     return np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
 

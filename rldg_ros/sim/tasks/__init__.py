@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from rldg_ros.sim.tasks.base import Task
 from rldg_ros.sim.tasks.connector import CONNECTORS, ConnectorInsertion
+from rldg_ros.sim.tasks.pick_place import PickPlace
 
 TASKS: dict[str, Callable[[], Task]] = {}
 SEEN: dict[str, bool] = {}
@@ -13,6 +14,10 @@ SEEN: dict[str, bool] = {}
 for _name, _conn in CONNECTORS.items():
     TASKS[f"connector_insertion/{_name}"] = (lambda n=_name: ConnectorInsertion(n))
     SEEN[f"connector_insertion/{_name}"] = _conn.seen
+
+TASKS["pick_place/train"] = lambda: PickPlace("train")
+TASKS["pick_place/unseen"] = lambda: PickPlace("unseen")
+SEEN.update({"pick_place/train": True, "pick_place/unseen": False})
 
 
 def task_ids(seen: bool | None = None) -> list[str]:

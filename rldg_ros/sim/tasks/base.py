@@ -44,7 +44,7 @@ class Task:
     grasping: bool = False  # the gripper action is live (else the gripper stays closed on a held object)
     ws_low = np.array([0.30, -0.25, 0.02])  # TCP workspace box (world, m)
     ws_high = np.array([0.80, 0.25, 0.45])
-    table_rgba = (0.55, 0.45, 0.35, 1.0)
+    table_rgba = (0.42, 0.40, 0.37, 1.0)
     table_texture = "plain"  # or "checker"
 
     @property
