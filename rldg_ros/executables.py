@@ -10,11 +10,11 @@ scripts exist and exit with a clear "not yet available" error, and ``rldg up`` r
 NODES: dict[str, str] = {
     "demo_talker": "rldg_ros.nodes.demo:DemoTalker",
     "demo_listener": "rldg_ros.nodes.demo:DemoListener",
+    "robot_bridge": "rldg_ros.nodes.robot_bridge:RobotBridge",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "robot_bridge": 3,
     "camera": 3,
     "franka_sim_driver": 3,
     "intervention_mux": 4,

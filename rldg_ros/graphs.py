@@ -38,7 +38,7 @@ class ArgSpec:
 class NodeSpec:
     executable: str
     name: str
-    params_file: str | None = None  # a file under config/
+    params_files: tuple[str, ...] = ()  # files under config/, applied in order
     parameters: Mapping[str, Any] = field(default_factory=dict)  # dotted name -> value or Arg
     remappings: tuple[tuple[str, Any], ...] = ()  # (from, to); to may be an Arg
     namespace: str = ""
@@ -76,7 +76,8 @@ RECORD = ArgSpec("record", "false", "record the graph's topics to rosbag2", ("tr
 BAG_DIR = ArgSpec("bag_dir", "bags", "directory for recorded bags")
 
 _CELL = (
-    NodeSpec("robot_bridge", "robot_bridge", parameters={"backend": Arg("robot"), "task": Arg("task")}),
+    NodeSpec("robot_bridge", "robot_bridge", params_files=("robot_bridge.yaml", "franka.yaml"),
+             parameters={"backend": Arg("robot"), "task": Arg("task")}),
     NodeSpec("camera", "camera", when=("camera", "sim")),
 )
 _RECORDER = NodeSpec("recorder", "recorder", parameters={"out_dir": Arg("bag_dir")}, when=("record", "true"))
@@ -92,9 +93,9 @@ GRAPHS: dict[str, GraphSpec] = {
                 ArgSpec("report_path", "", "listener writes a JSON report here at shutdown"),
             ),
             (
-                NodeSpec("demo_talker", "demo_talker", params_file="demo.yaml",
+                NodeSpec("demo_talker", "demo_talker", params_files=("demo.yaml",),
                          parameters={"rate_hz": Arg("rate_hz")}),
-                NodeSpec("demo_listener", "demo_listener", params_file="demo.yaml",
+                NodeSpec("demo_listener", "demo_listener", params_files=("demo.yaml",),
                          parameters={"report_path": Arg("report_path")}),
             ),
         ),
@@ -192,15 +193,15 @@ class ResolvedNode:
     spec: NodeSpec
     parameters: dict[str, str]
     remappings: tuple[tuple[str, str], ...]
-    params_file: str | None
+    params_files: tuple[str, ...]
 
     def ros_args(self) -> list[str]:
         """``--ros-args`` for this node: the same list for a process and for an in-process node."""
         args = ["--ros-args", "-r", f"__node:={self.spec.name}"]
         if self.spec.namespace:
             args += ["-r", f"__ns:=/{self.spec.namespace.strip('/')}"]
-        if self.params_file:
-            args += ["--params-file", self.params_file]
+        for f in self.params_files:
+            args += ["--params-file", f]
         for key, value in self.parameters.items():
             args += ["-p", f"{key}:={_yaml_scalar(value)}"]
         for src, dst in self.remappings:
@@ -228,7 +229,7 @@ def resolve(graph: GraphSpec, given: Mapping[str, str]) -> list[ResolvedNode]:
             spec=spec,
             parameters={k: _sub(v, args) for k, v in spec.parameters.items()},
             remappings=tuple((src, _sub(dst, args)) for src, dst in spec.remappings),
-            params_file=str(config_path(spec.params_file)) if spec.params_file else None,
+            params_files=tuple(str(config_path(f)) for f in spec.params_files),
         ))
     return nodes
 

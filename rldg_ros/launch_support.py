@@ -33,8 +33,7 @@ def launch_description(graph_name: str) -> Any:
     ]
     for spec in graph.nodes:
         parameters: list[Any] = []
-        if spec.params_file:
-            parameters.append(f"{share}/config/{spec.params_file}")
+        parameters.extend(f"{share}/config/{f}" for f in spec.params_files)
         if spec.parameters:
             parameters.append({k: sub(v) for k, v in spec.parameters.items()})
         condition = None

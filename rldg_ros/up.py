@@ -51,17 +51,20 @@ def find_executable(name: str) -> str:
     raise FileNotFoundError(f"executable {name!r} not found (is rldg_ros installed in this environment?)")
 
 
-def spin_until_stopped(executor, should_stop, poll_s: float = 0.05) -> None:
+def spin_until_stopped(executor, should_stop, poll_s: float = 0.05) -> bool:
     """Spin ``executor`` on a worker thread until ``should_stop()``; then shut the executor down.
 
+    Returns False when spinning ended by itself (a callback raised and killed the executor thread).
     (Calling ``spin_once`` in a loop on a MultiThreadedExecutor starves timers: 50 Hz timers fired ~5 Hz.)
     """
     worker = threading.Thread(target=executor.spin, name="rldg-executor", daemon=True)
     worker.start()
     while not should_stop() and worker.is_alive():
         time.sleep(poll_s)
+    healthy = worker.is_alive()
     executor.shutdown()
     worker.join(timeout=10)
+    return healthy
 
 
 class _Stopper:
@@ -101,7 +104,11 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
             started.append(node)
             executor.add_node(node)
         log(f"up: {len(started)} node(s) in one process: {', '.join(x.get_name() for x in started)}", flush=True)
-        spin_until_stopped(executor, stopper.should_stop)
+        healthy = spin_until_stopped(executor, lambda: stopper.should_stop() or any(n.fatal_error for n in started))
+        failed = [f"{n.get_name()}: {n.fatal_error}" for n in started if n.fatal_error]
+        if failed or not healthy:
+            log(f"up: graph failed: {'; '.join(failed) or 'a callback raised (see above)'}", flush=True)
+            return 1
         return 0
     finally:
         executor.shutdown()

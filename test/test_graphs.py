@@ -25,8 +25,8 @@ def test_graph_is_consistent(graph):
     node_names = [(n.namespace, n.name) for n in graph.nodes]
     for n in graph.nodes:
         assert n.executable in NODES or n.executable in PLANNED, f"unknown executable {n.executable}"
-        if n.params_file:
-            assert config_path(n.params_file).is_file(), f"missing params file {n.params_file}"
+        for f in n.params_files:
+            assert config_path(f).is_file(), f"missing params file {f}"
         if n.when:
             choices = graph.arg(n.when[0]).choices
             assert choices is None or n.when[1] in choices, f"{n.name}: condition value never matches"

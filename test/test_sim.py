@@ -9,7 +9,7 @@ from rldg_ros.sim.geometry import quat_mul, yaw_quat
 from rldg_ros.sim.policies import make_policy
 from rldg_ros.sim.tasks import make_task
 from rldg_ros.sim.tasks.base import DOWN
-from rldg_ros.sim.tasks.connector import CONNECTORS, PEG_OUT, PORT_HEIGHT, PORT_POS
+from rldg_ros.sim.tasks.peg import CONNECTORS, PEG_OUT, PORT_HEIGHT, PORT_POS
 
 
 def run_episode(env, policy_name, seed):
@@ -33,7 +33,11 @@ def test_registry():
     ids = task_ids()
     for name in CONNECTORS:
         assert f"connector_insertion/{name}" in ids
-    assert set(task_ids(seen=True)) == {f"connector_insertion/{n}" for n in ("usb", "ethernet", "vga")}
+    assert {"pick_place/train", "pick_place/unseen", "fmb_insertion", "fmb_assembly",
+            "fmb_assembly/insertion"} <= set(ids)
+    seen_connectors = {t for t in task_ids(seen=True) if t.startswith("connector_insertion/")}
+    assert seen_connectors == {f"connector_insertion/{n}" for n in ("usb", "ethernet", "vga")}
+    assert "pick_place/unseen" in task_ids(seen=False)
     with pytest.raises(KeyError, match="unknown task 'nope'"):
         make_task("nope")
 
@@ -156,7 +160,9 @@ def test_expert_succeeds_on_every_task(task_id):
     assert sum(s for s, _ in results) >= 19, results  # >= 95 %
 
 
-@pytest.mark.parametrize("task_id", task_ids(seen=True))
+@pytest.mark.parametrize("task_id", ["connector_insertion/usb", "connector_insertion/ethernet",
+                                     "connector_insertion/vga", "pick_place/train", "fmb_insertion",
+                                     "fmb_assembly/insertion"])
 def test_human_like_is_less_successful_or_slower(task_id):
     env = make_env(task_id, wrist_camera=False)
     try:
@@ -168,3 +174,48 @@ def test_human_like_is_less_successful_or_slower(task_id):
     steps = lambda r: np.mean([n for s, n in r if s]) if rate(r) else np.inf
     assert rate(human) < rate(expert) or steps(human) > 1.3 * steps(expert)
     assert rate(human) >= 2  # still a demonstrator, not noise
+
+
+def test_pick_place_unseen_changes_object_and_table():
+    train, unseen = make_task("pick_place/train"), make_task("pick_place/unseen")
+    assert train.item.name != unseen.item.name and train.item.rgba != unseen.item.rgba
+    assert train.table_rgba != unseen.table_rgba and unseen.table_texture != train.table_texture
+
+
+def test_fmb_insertion_board_is_randomised_in_position_and_yaw():
+    env = make_env("fmb_insertion", wrist_camera=False)
+    try:
+        poses = []
+        for seed in range(20):
+            env.reset(seed=seed)
+            poses.append([*env.task.port_xy, env.task.port_yaw])
+    finally:
+        env.close()
+    poses = np.array(poses)
+    assert np.ptp(poses[:, 0]) > 0.2 and np.ptp(poses[:, 1]) > 0.2  # within 35 x 35 cm
+    assert np.all(np.abs(poses[:, 2]) <= np.pi / 12) and np.ptp(poses[:, 2]) > 0.2  # +-15 deg
+
+
+def test_fmb_assembly_reports_the_phase_boundary():
+    env = make_env("fmb_assembly", wrist_camera=False)
+    try:
+        obs, info = env.reset(seed=0)
+        policy = make_policy("expert", env, 0)
+        phases = [info["phase"]]
+        while not (phases[-1] == "insertion" and len(phases) > 1 and info.get("success")):
+            obs, _, term, trunc, info = env.step(policy.act(obs))
+            phases.append(info["phase"])
+            if term or trunc:
+                break
+    finally:
+        env.close()
+    assert phases[0] == "grasp" and phases[-1] == "insertion" and info["success"]
+    switch = phases.index("insertion")
+    assert all(p == "grasp" for p in phases[:switch]) and all(p == "insertion" for p in phases[switch:])
+    # the insertion-only variant starts in the insertion phase, already holding the block
+    env = make_env("fmb_assembly/insertion", wrist_camera=False)
+    try:
+        _, info = env.reset(seed=1)
+        assert info["phase"] == "insertion" and env.task.held(env)
+    finally:
+        env.close()

@@ -30,7 +30,13 @@ class RldgNode(Node):
     def __init__(self, node_name: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("automatically_declare_parameters_from_overrides", True)
         super().__init__(node_name or self.DEFAULT_NAME, **kwargs)
+        self.fatal_error: str | None = None
         self.cfg = self._load_config()
+
+    def fail(self, message: str) -> None:
+        """Record an unrecoverable error: the runner stops the graph and exits non-zero."""
+        self.get_logger().fatal(message)
+        self.fatal_error = message
 
     def _load_config(self) -> Any:
         if self.CONFIG is None:
@@ -76,7 +82,11 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
 
         executor = rclpy.executors.MultiThreadedExecutor()
         executor.add_node(node)
-        spin_until_stopped(executor, lambda: stop.is_set() or not rclpy.ok())
+        healthy = spin_until_stopped(executor, lambda: stop.is_set() or not rclpy.ok() or node.fatal_error)
+        if not healthy or node.fatal_error:
+            print(f"error: {executable} stopped: {node.fatal_error or 'a callback raised (see above)'}",
+                  file=sys.stderr)
+            return 1
         return 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -186,7 +186,9 @@ class SimEnv(gym.Env):
         mujoco.mj_forward(m, d)
         self.controller.set_target(start.tcp_pos, q_tcp)
         self._apply_gripper()
-        for _ in range(int(0.3 / self.cfg.physics_dt)):  # let the fingers close/open before the episode
+        n_settle = int(0.3 / self.cfg.physics_dt)
+        for i in range(n_settle):  # let the fingers close/open before the episode
+            self.task.during_settle(self, i / n_settle)
             self._physics_step()
         self.steps = 0
         return self._observe(), self._info(success=self.task.success(self))

@@ -33,6 +33,7 @@ EXPERT = Style("expert", gain=1.0, max_action=1.0, noise=0.0, align_tolerance=0.
 HUMAN_LIKE = Style("human_like", gain=0.45, max_action=0.55, noise=0.06, align_tolerance=0.0010, descent=0.3,
                    hesitation=0.12, explores_when_stuck=False)
 STYLES = {s.name: s for s in (EXPERT, HUMAN_LIKE)}
+PRECISE_DESCENT = 0.35  # cap on |a_z| for precise contact moves (3.5 mm per step at the default action scale)
 
 
 class Policy:
@@ -102,8 +103,9 @@ class ScriptedPolicy(Policy):
             self.backoff -= 1
             delta = np.array([delta[0], delta[1], 0.003])
         a_world = s.gain * delta / scale
-        if wp.descend:
-            a_world[2] = np.clip(a_world[2], -s.descent, s.descent)
+        if wp.descend:  # contact moves: slower still where alignment matters (entering a hole, closing on an object)
+            cap = min(s.descent, PRECISE_DESCENT) if wp.precise else s.descent
+            a_world[2] = np.clip(a_world[2], -cap, cap)
         a = np.zeros(7)
         a[:3] = rot.T @ a_world
         yaw_err = (wp.yaw - _yaw_of(rot) + np.pi) % (2 * np.pi) - np.pi

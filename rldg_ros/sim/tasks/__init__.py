@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rldg_ros.sim.tasks.base import Task
-from rldg_ros.sim.tasks.connector import CONNECTORS, ConnectorInsertion
+from rldg_ros.sim.tasks.fmb_assembly import FmbAssembly
+from rldg_ros.sim.tasks.peg import CONNECTORS, ConnectorInsertion, FmbInsertion
 from rldg_ros.sim.tasks.pick_place import PickPlace
 
 TASKS: dict[str, Callable[[], Task]] = {}
@@ -15,6 +16,11 @@ for _name, _conn in CONNECTORS.items():
     TASKS[f"connector_insertion/{_name}"] = (lambda n=_name: ConnectorInsertion(n))
     SEEN[f"connector_insertion/{_name}"] = _conn.seen
 
+TASKS["fmb_insertion"] = FmbInsertion
+SEEN["fmb_insertion"] = True
+TASKS["fmb_assembly"] = FmbAssembly
+TASKS["fmb_assembly/insertion"] = lambda: FmbAssembly(insertion_only=True)
+SEEN.update({"fmb_assembly": True, "fmb_assembly/insertion": True})
 TASKS["pick_place/train"] = lambda: PickPlace("train")
 TASKS["pick_place/unseen"] = lambda: PickPlace("unseen")
 SEEN.update({"pick_place/train": True, "pick_place/unseen": False})

@@ -61,6 +61,9 @@ class Task:
     def apply_start(self, env: SimEnv, start: Start) -> None:
         """Place objects (the robot is already at ``start.tcp_pos``)."""
 
+    def during_settle(self, env: SimEnv, fraction: float) -> None:
+        """Called every physics step of the reset's settling period (``fraction`` goes 0 -> 1)."""
+
     # -- outcome -----------------------------------------------------------------------------------------------
     def success(self, env: SimEnv) -> bool:
         raise NotImplementedError

@@ -1,0 +1,85 @@
+"""Conversions between ROS messages and the numpy structures of the core."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
+
+from rldg_msgs.msg import Action, RobotState
+
+
+def action_to_array(msg: Action) -> np.ndarray:
+    return np.asarray(msg.action, dtype=np.float64)
+
+
+def image_msg(rgb: np.ndarray, stamp, frame_id: str) -> Image:
+    msg = Image()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+    msg.encoding = "rgb8"
+    msg.step = msg.width * 3
+    msg.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    return msg
+
+
+def image_to_array(msg: Image) -> np.ndarray:
+    """rgb8/bgr8 Image -> HxWx3 uint8 (RGB); a clear error for anything else."""
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"unsupported image encoding {msg.encoding!r} (need rgb8 or bgr8)")
+    if msg.step != msg.width * 3 or len(msg.data) != msg.height * msg.step:
+        raise ValueError(f"malformed image: {msg.width}x{msg.height}, step {msg.step}, {len(msg.data)} bytes")
+    img = np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(msg.height, msg.width, 3)
+    return img[..., ::-1].copy() if msg.encoding == "bgr8" else img
+
+
+def camera_info(width: int, height: int, fovy_deg: float, stamp, frame_id: str) -> CameraInfo:
+    """Pinhole intrinsics of a MuJoCo camera (square pixels, vertical field of view ``fovy_deg``)."""
+    f = (height / 2.0) / math.tan(math.radians(fovy_deg) / 2.0)
+    info = CameraInfo()
+    info.header.stamp = stamp
+    info.header.frame_id = frame_id
+    info.width, info.height = width, height
+    info.distortion_model = "plumb_bob"
+    info.d = [0.0] * 5
+    info.k = [f, 0.0, width / 2.0, 0.0, f, height / 2.0, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [f, 0.0, width / 2.0, 0.0, 0.0, f, height / 2.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+def robot_state_msg(state: np.ndarray, joints: np.ndarray, joint_vel: np.ndarray, gripper_closed: bool, stamp,
+                    frame_id: str = "base", *, holding: bool = False, limited: bool = False,
+                    mode: int = 0) -> RobotState:
+    """``state`` follows ``rldg_ros.sim.env.STATE_NAMES`` (pos, quat wxyz, twist, wrench, gripper width)."""
+    s = np.asarray(state, dtype=np.float64)
+    msg = RobotState()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    p, q = msg.tcp_pose.position, msg.tcp_pose.orientation
+    p.x, p.y, p.z = s[0:3]
+    q.w, q.x, q.y, q.z = s[3:7]
+    lin, ang = msg.tcp_twist.linear, msg.tcp_twist.angular
+    lin.x, lin.y, lin.z = s[7:10]
+    ang.x, ang.y, ang.z = s[10:13]
+    f, t = msg.tcp_wrench.force, msg.tcp_wrench.torque
+    f.x, f.y, f.z = s[13:16]
+    t.x, t.y, t.z = s[16:19]
+    msg.gripper_width = float(s[19])
+    msg.gripper_closed = bool(gripper_closed)
+    msg.joint_positions = [float(v) for v in joints]
+    msg.joint_velocities = [float(v) for v in joint_vel]
+    msg.control_mode = mode
+    msg.holding = holding
+    msg.safety_limited = limited
+    return msg
+
+
+def robot_state_to_array(msg: RobotState) -> np.ndarray:
+    p, q = msg.tcp_pose.position, msg.tcp_pose.orientation
+    lin, ang = msg.tcp_twist.linear, msg.tcp_twist.angular
+    f, t = msg.tcp_wrench.force, msg.tcp_wrench.torque
+    return np.array([p.x, p.y, p.z, q.w, q.x, q.y, q.z, lin.x, lin.y, lin.z, ang.x, ang.y, ang.z,
+                     f.x, f.y, f.z, t.x, t.y, t.z, msg.gripper_width], dtype=np.float32)

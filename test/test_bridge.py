@@ -1,0 +1,122 @@
+"""robot_bridge over ROS: action in -> state out, images, safety refusals, watchdog hold, reset service."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+
+from rldg_msgs.msg import Action, RobotState
+from rldg_msgs.srv import ResetEpisode
+from rldg_ros import config_path, topics
+from rldg_ros.nodes.convert import image_to_array
+from rldg_ros.qos import RELIABLE_10, SENSOR
+
+BIN = Path(sys.executable).parent
+
+
+class Probe:
+    def __init__(self, ctx):
+        self.node = Node("bridge_probe", context=ctx)
+        self.ex = SingleThreadedExecutor(context=ctx)
+        self.ex.add_node(self.node)
+        self.states, self.images, self.infos = [], [], []
+        self.node.create_subscription(RobotState, topics.ROBOT_STATE.name, self.states.append, RELIABLE_10)
+        self.node.create_subscription(Image, topics.WRIST_IMAGE.name, self.images.append, SENSOR)
+        self.node.create_subscription(CameraInfo, topics.WRIST_CAMERA_INFO.name, self.infos.append, SENSOR)
+        self.cmd = self.node.create_publisher(Action, topics.COMMAND.name, RELIABLE_10)
+        self.reset = self.node.create_client(ResetEpisode, topics.RESET_EPISODE.name)
+
+    def spin(self, seconds, action=None):
+        end = time.monotonic() + seconds
+        next_cmd = time.monotonic()
+        while time.monotonic() < end:
+            if action is not None and time.monotonic() >= next_cmd:
+                m = Action()
+                m.action = [float(v) for v in action]
+                m.source_name = "test"
+                self.cmd.publish(m)
+                next_cmd += 0.1
+            self.ex.spin_once(timeout_sec=0.01)
+
+    def wait_for(self, pred, timeout=20):
+        end = time.monotonic() + timeout
+        while not pred() and time.monotonic() < end:
+            self.ex.spin_once(timeout_sec=0.05)
+        return pred()
+
+    def z(self):
+        return self.states[-1].tcp_pose.position.z
+
+
+@pytest.fixture
+def bridge(ros_env, ros_context):
+    proc = subprocess.Popen([str(BIN / "robot_bridge"), "--ros-args", "--params-file", str(config_path("robot_bridge")),
+                             "-p", "task:=connector_insertion/usb"], env=ros_env, stderr=subprocess.PIPE, text=True)
+    probe = Probe(ros_context)
+    stopped = {}
+
+    def stop() -> str:
+        if "err" not in stopped:
+            proc.terminate()
+            stopped["err"] = proc.communicate(timeout=20)[1]
+            assert proc.returncode == 0, stopped["err"]  # clean shutdown on SIGTERM
+        return stopped["err"]
+
+    try:
+        assert probe.wait_for(lambda: len(probe.states) > 3, 60), "no robot state from robot_bridge"
+        yield probe, stop
+    finally:
+        stop()
+        probe.node.destroy_node()
+
+
+def test_bridge_round_trip_safety_and_reset(bridge):
+    probe, stop = bridge
+    # state at the control rate, with camera images under the realsense names
+    n0, t0 = len(probe.states), time.monotonic()
+    probe.spin(2.0)
+    rate = (len(probe.states) - n0) / (time.monotonic() - t0)
+    assert 8.0 <= rate <= 12.0, rate
+    img = image_to_array(probe.images[-1])
+    assert img.shape == (128, 128, 3) and img.std() > 5
+    assert probe.infos[-1].k[0] > 0 and probe.images[-1].header.stamp == probe.states[-1].header.stamp
+    assert probe.states[-1].holding  # no command yet: holding
+
+    # action in -> state out: wrist -z is up for a gripper pointing down
+    z0 = probe.z()
+    probe.spin(1.0, action=[0, 0, -0.5, 0, 0, 0, 1])
+    assert probe.z() - z0 > 0.02 and not probe.states[-1].holding
+
+    # NaN and oversized commands are refused: the robot holds, the error names the problem
+    probe.spin(0.6)
+    z1 = probe.z()
+    probe.spin(1.0, action=[0, 0, np.nan, 0, 0, 0, 1])
+    probe.spin(1.0, action=[0, 0, -3.0, 0, 0, 0, 1])
+    assert abs(probe.z() - z1) < 0.002 and probe.states[-1].holding
+
+    # watchdog: commands stop -> holding within 200 ms (+ one control period)
+    probe.spin(1.0, action=[0, 0, -0.3, 0, 0, 0, 1])
+    assert not probe.states[-1].holding
+    t_stop = time.monotonic()
+    probe.wait_for(lambda: probe.states[-1].holding, 2)
+    assert time.monotonic() - t_stop < 0.45
+
+    # reset service: same seed -> same start pose, episode ids count up
+    assert probe.reset.wait_for_service(timeout_sec=10)
+    results, zs = [], []
+    for _ in range(2):
+        fut = probe.reset.call_async(ResetEpisode.Request(seed=5))
+        assert probe.wait_for(fut.done, 30)
+        results.append(fut.result())
+        probe.spin(0.3)
+        zs.append(probe.z())
+    assert all(r.success for r in results) and results[1].episode_id == results[0].episode_id + 1
+    assert results[0].seed == 5 and zs[0] == pytest.approx(zs[1], abs=1e-4)
+    err = stop()
+    assert "command refused" in err and "NaN" in err and "exceeds the limit" in err
