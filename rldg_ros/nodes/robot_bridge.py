@@ -104,6 +104,9 @@ class _Sim:
         a[6] = self.gripper
         self.obs, *_ = self.env.step(np.clip(a, -1.0, 1.0))
 
+    def hold(self) -> None:
+        self.apply(np.zeros(3), np.zeros(3), None)
+
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         e = self.env
         return (self.obs["state"], e.data.qpos[e.arm_qadr].copy(), e.data.qvel[e.arm_dofs].copy(),
@@ -129,6 +132,7 @@ class _Franka:
         self.twist = np.zeros(6)
         self.gripper_closed = False
         self.target_quat: np.ndarray | None = None
+        self.hold_target: tuple[np.ndarray, np.ndarray] | None = None  # fixed while holding
         self.pub_target = node.create_publisher(PoseStamped, t.target_pose, RELIABLE_10)
         self.pub_gripper = node.create_publisher(Float64, t.gripper_command, RELIABLE_10)
         node.create_subscription(PoseStamped, t.current_pose, self._on_pose, SENSOR)
@@ -180,17 +184,29 @@ class _Franka:
             self.target_quat = quat
         target, _ = clip_to_workspace(pos + dpos, self.node.cfg.safety)
         self.target_quat = quat_mul(quat_from_axis_angle(drot), self.target_quat)
+        self.hold_target = None
         self._publish_target(target, self.target_quat)
         if gripper is not None and (gripper > 0) != self.gripper_closed:
             self.gripper_closed = gripper > 0
             width = 0.0 if self.gripper_closed else self.node.cfg.franka.gripper_open_width
             self.pub_gripper.publish(Float64(data=width))
 
+    def hold(self) -> None:
+        """Keep one fixed target: where the robot was when holding began (or home after a reset)."""
+        if not self.ready():
+            return
+        if self.hold_target is None:
+            pos, quat = self.pose()
+            self.hold_target = (pos, quat)
+            self.target_quat = quat
+        self._publish_target(*self.hold_target)
+
     def reset(self, task: str, seed: int) -> int:  # noqa: ARG002 - a real cell is reset by moving home
         if self.ready():
             _, quat = self.pose()
             self.target_quat = quat
-            self._publish_target(np.asarray(self.node.cfg.franka.home_position), quat)
+            self.hold_target = (np.asarray(self.node.cfg.franka.home_position, dtype=float), quat)
+            self._publish_target(*self.hold_target)
         return seed
 
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -325,7 +341,7 @@ class RobotBridge(RldgNode):
             holding = self.latest is None or self.watchdog.expired(now)
             limited = False
             if holding:
-                self.backend.apply(np.zeros(3), np.zeros(3), None)
+                self.backend.hold()
             else:
                 a = self.latest[0]
                 _, quat = self.backend.pose()

@@ -215,6 +215,13 @@ class SimEnv(gym.Env):
         truncated = (not success) and self.steps >= self.task.time_limit
         return self._observe(), float(success), success, truncated, self._info(success)
 
+    def advance(self, seconds: float) -> None:
+        """Run physics (and the impedance controller) for ``seconds`` without touching the targets: the
+        low-level interface a franka_ros2-style driver uses instead of :meth:`step`."""
+        self._apply_gripper()
+        for _ in range(max(1, int(round(seconds / self.cfg.physics_dt)))):
+            self._physics_step()
+
     def _apply_gripper(self) -> None:
         self.data.ctrl[self.finger_act] = 255.0 if self.gripper_cmd > 0 else 0.0
 
