@@ -20,6 +20,7 @@ RESULTS = HERE / "results"
 # name -> (module file, function)
 BENCHMARKS = {
     "dds_latency": ("dds_latency.py", "measure"),
+    "sim": ("sim.py", "measure"),
 }
 
 

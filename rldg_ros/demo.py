@@ -1,7 +1,8 @@
 """``rldg demo``: the main job on the embedded default.
 
-At this stage of the project it brings up the ``smoke`` graph (two nodes over DDS with rldg_msgs) and prints
-what crossed the middleware. Later stages replace it with the RLDG experiment's quick profile.
+At this stage of the project: the ``smoke`` graph (two nodes over DDS with rldg_msgs), then the simulated cell's
+scripted demonstrators on a connector task (what RL and the generalists will be compared against). Issue #9
+replaces it with the RLDG experiment's quick profile.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from rldg_ros.up import up
 
 
-def run_demo(duration: float = 5.0) -> int:
+def run_demo(duration: float = 5.0, episodes: int = 10) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "smoke.json"
         rc = up("smoke", {"report_path": str(report)}, duration=duration)
@@ -24,4 +25,15 @@ def run_demo(duration: float = 5.0) -> int:
     print(f"demo: smoke graph ran {duration:.0f} s: listener received {r['received']} rldg_msgs/Action messages, "
           f"gaps {r['out_of_order_or_gaps']}, latency median {r['latency_ms_median']:.2f} ms, "
           f"p99 {r['latency_ms_p99']:.2f} ms")
-    return 0 if r["received"] > 0 else 1
+    if r["received"] == 0:
+        return 1
+    from rldg_ros.sim.rollout import rollout
+
+    task = "connector_insertion/usb"
+    for policy in ("expert", "human_like"):
+        res = rollout(task, policy, episodes, seed=100)
+        lo, hi = res["success_rate_ci95"]
+        ct = res["mean_cycle_time_s"]
+        print(f"demo: {task} {policy}: {res['successes']}/{res['episodes']} successes (95 % CI {100 * lo:.0f}-"
+              f"{100 * hi:.0f} %), mean cycle time {'n/a' if ct is None else f'{ct:.1f} s'}")
+    return 0

@@ -12,11 +12,11 @@ NODES: dict[str, str] = {
     "demo_listener": "rldg_ros.nodes.demo:DemoListener",
     "robot_bridge": "rldg_ros.nodes.robot_bridge:RobotBridge",
     "franka_sim_driver": "rldg_ros.nodes.franka_sim_driver:FrankaSimDriver",
+    "camera": "rldg_ros.nodes.camera:Camera",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "camera": 3,
     "intervention_mux": 4,
     "spacemouse_hid": 4,
     "keyboard_teleop": 4,

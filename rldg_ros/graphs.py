@@ -68,8 +68,8 @@ class GraphError(ValueError):
 TASK = ArgSpec("task", "connector_insertion/usb", "task id from the task registry (e.g. pick_place/train)")
 ROBOT = ArgSpec("robot", "sim", "robot backend: the MuJoCo cell or a real Franka through franka_ros2",
                 ("sim", "franka_ros2"))
-CAMERA = ArgSpec("camera", "sim", "wrist camera: sim = rendered by the cell (robot_bridge); realsense = the "
-                 "realsense2_camera driver's stream through the camera node", ("sim", "realsense"))
+CAMERA = ArgSpec("camera", "sim", "wrist camera source: sim = rendered by the cell (robot_bridge); realsense = "
+                 "realsense2_camera running; the camera node adapts either to rldg/wrist/image", ("sim", "realsense"))
 INPUT = ArgSpec("input", "spacemouse", "human input for interventions",
                 ("spacemouse", "keyboard", "expert", "human_like", "none"))
 RECORD = ArgSpec("record", "false", "record the graph's topics to rosbag2", ("true", "false"))
@@ -78,7 +78,7 @@ BAG_DIR = ArgSpec("bag_dir", "bags", "directory for recorded bags")
 _CELL = (
     NodeSpec("robot_bridge", "robot_bridge", params_files=("robot_bridge.yaml", "franka.yaml"),
              parameters={"backend": Arg("robot"), "task": Arg("task")}),
-    NodeSpec("camera", "camera", when=("camera", "realsense")),
+    NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
 )
 _RECORDER = NodeSpec("recorder", "recorder", parameters={"out_dir": Arg("bag_dir")}, when=("record", "true"))
 

@@ -21,6 +21,10 @@ WRIST_IMAGE = Topic("camera/camera/color/image_raw", "sensor_msgs/Image", "senso
                     "wrist camera, rgb8 (realsense2_camera name)")
 WRIST_CAMERA_INFO = Topic("camera/camera/color/camera_info", "sensor_msgs/CameraInfo", "sensor",
                           "wrist camera intrinsics")
+POLICY_IMAGE = Topic("rldg/wrist/image", "sensor_msgs/Image", "sensor",
+                     "wrist image at the policy resolution, square rgb8 (camera node)")
+POLICY_CAMERA_INFO = Topic("rldg/wrist/camera_info", "sensor_msgs/CameraInfo", "sensor",
+                           "intrinsics of rldg/wrist/image")
 ROBOT_STATE = Topic("rldg/robot_state", "rldg_msgs/RobotState", "reliable",
                     "TCP pose/twist/wrench, gripper, joints, mode (robot_bridge)")
 POLICY_ACTION = Topic("rldg/action/policy", "rldg_msgs/Action", "reliable",

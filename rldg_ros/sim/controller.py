@@ -39,15 +39,17 @@ class CartesianImpedance:
 
     def __init__(self, model: mujoco.MjModel, site_id: int, arm_dofs: np.ndarray, arm_qadr: np.ndarray,
                  q_posture: np.ndarray, cfg: ImpedanceConfig, torque_limits: np.ndarray) -> None:
-        self.m, self.site, self.dofs, self.qadr = model, site_id, np.asarray(arm_dofs), np.asarray(arm_qadr)
+        self.m, self.site = model, site_id
+        self.dofs, self.qadr = _as_slice(arm_dofs), _as_slice(arm_qadr)  # slices avoid copies in the 1 kHz loop
         self.cfg = cfg
         self.q_posture = np.asarray(q_posture, float).copy()
         self.tau_max = np.asarray(torque_limits, float)
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
-        self._jac = np.zeros((6, len(self.dofs)))
+        self._jac = np.zeros((6, len(np.asarray(arm_dofs))))
         self._quat = np.zeros(4)
-        self._mfull = np.zeros((model.nv, model.nv))
+        self._jfull = np.zeros((6, model.nv))
+        self._jminv = np.zeros((6, model.nv))
         self._err_r = np.zeros(3)
         self.kp = np.array([cfg.stiffness_pos] * 3 + [cfg.stiffness_rot] * 3)
         self.kn = cfg.nullspace_stiffness
@@ -82,10 +84,12 @@ class CartesianImpedance:
             e_r *= cfg.max_rot_error / n
         err[3:] = e_r
 
-        mujoco.mj_fullM(m, self._mfull, data.qM)
-        m_inv = np.linalg.inv(self._mfull[np.ix_(dofs, dofs)])
-        j_minv = jac @ m_inv
-        lam_inv = j_minv @ jac.T  # inverse of the apparent (task-space) inertia
+        # J M^-1 from MuJoCo's sparse factorisation of M (computed by mj_step1), over all dofs
+        self._jfull[:3] = self._jacp
+        self._jfull[3:] = self._jacr
+        mujoco.mj_solveM(m, data, self._jminv, self._jfull)
+        j_minv = self._jminv[:, dofs]
+        lam_inv = self._jminv @ self._jfull.T  # inverse of the apparent (task-space) inertia
         lam_inv[np.diag_indices(6)] += 1e-6
         # damping critical for the apparent mass of each axis: D = 2 zeta sqrt(K m)
         kd = 2.0 * cfg.damping_ratio * np.sqrt(self.kp / np.diag(lam_inv))
@@ -95,3 +99,11 @@ class CartesianImpedance:
         tau += tau_null - jac.T @ np.linalg.solve(lam_inv, j_minv @ tau_null)
         tau += data.qfrc_bias[dofs]
         return np.clip(tau, -self.tau_max, self.tau_max)
+
+
+def _as_slice(index) -> slice | np.ndarray:
+    """A contiguous index array as a slice (views instead of copies); anything else unchanged."""
+    idx = np.asarray(index)
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx

@@ -23,7 +23,7 @@ import numpy as np
 
 from rldg_ros.config import param
 from rldg_ros.sim.assets import panda_xml
-from rldg_ros.sim.controller import CartesianImpedance, ImpedanceConfig
+from rldg_ros.sim.controller import CartesianImpedance, ImpedanceConfig, _as_slice
 from rldg_ros.sim.geometry import look_at_xyaxes, quat_from_axis_angle, quat_mul, quat_to_mat, yaw_quat
 from rldg_ros.sim.tasks.base import DOWN, Start, Task
 
@@ -63,7 +63,7 @@ class SimEnv(gym.Env):
         self.finger_act = m.actuator("fingers_actuator").id
         self.driver_qadr = m.jnt_qposadr[m.joint("right_driver_joint").id]
         arm_act = [m.actuator(f"actuator{i}").id for i in range(1, 8)]
-        self.arm_act = np.array(arm_act)
+        self.arm_act = _as_slice(arm_act)
         self.substeps = int(round(1.0 / (self.cfg.control_hz * self.cfg.physics_dt)))
         self._gripper_geoms = self._subtree_geoms("attachment")
         q_post = self.solve_ik(np.array([0.55, 0.0, 0.20]), DOWN, READY_Q)
