@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import signal
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import rclpy
@@ -53,6 +54,25 @@ class RldgNode(Node):
         """Called once before the node is destroyed on a clean shutdown; override to flush state."""
 
 
+def paced(period: float, stopping: threading.Event, realtime: bool = True) -> Iterator[int]:
+    """Yield tick numbers every ``period`` seconds until ``stopping`` is set (a real-time control loop).
+
+    After an overrun the schedule restarts from now instead of bursting to catch up. ``realtime=False`` yields
+    back to back (as fast as possible).
+    """
+    tick, next_t = 0, time.monotonic()
+    while not stopping.is_set():
+        yield tick
+        tick += 1
+        if realtime:
+            next_t += period
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                stopping.wait(delay)
+            else:
+                next_t = time.monotonic()
+
+
 def node_class(executable: str) -> type[RldgNode]:
     if executable not in NODES:
         if executable in PLANNED:
@@ -97,12 +117,3 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
-
-
-def config_help(cls: type) -> list[tuple[str, Any, str]]:
-    """(name, default, help) rows of a config dataclass, for docs and ``rldg graphs show``."""
-    rows = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        rows.append((f.name, default, f.metadata.get("help", "")))
-    return rows

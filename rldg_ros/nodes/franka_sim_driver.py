@@ -14,7 +14,6 @@ Physics runs on its own thread in real time: the impedance controller at every p
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ from std_msgs.msg import Float64
 
 from rldg_ros import topics
 from rldg_ros.config import param
-from rldg_ros.nodes.base import RldgNode
+from rldg_ros.nodes.base import RldgNode, paced
 from rldg_ros.nodes.convert import camera_info, image_msg
 from rldg_ros.qos import RELIABLE_10, SENSOR
 
@@ -99,10 +98,8 @@ class FrankaSimDriver(RldgNode):
         self.ready.set()
         period = 1.0 / c.state_hz
         frames_per_image = max(1, int(round(c.state_hz / c.camera_hz)))
-        tick = 0
-        next_t = time.monotonic()
         try:
-            while not self.stopping.is_set():
+            for tick in paced(period, self.stopping):
                 with self.lock:
                     target, width = self.target, self.gripper_width_cmd
                     self.gripper_width_cmd = None
@@ -117,13 +114,6 @@ class FrankaSimDriver(RldgNode):
                     size = c.image_size
                     self.pub_image.publish(image_msg(env.render_camera(WRIST_CAMERA), stamp, c.camera_frame_id))
                     self.pub_info.publish(camera_info(size, size, fovy, stamp, c.camera_frame_id))
-                tick += 1
-                next_t += period
-                delay = next_t - time.monotonic()
-                if delay > 0:
-                    self.stopping.wait(delay)
-                else:
-                    next_t = time.monotonic()
         except Exception as exc:  # noqa: BLE001
             self.fail(f"sim loop died: {exc!r}")
         finally:

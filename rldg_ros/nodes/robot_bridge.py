@@ -27,7 +27,7 @@ from rldg_msgs.msg import Action, RobotState
 from rldg_msgs.srv import ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
-from rldg_ros.nodes.base import RldgNode
+from rldg_ros.nodes.base import RldgNode, paced
 from rldg_ros.nodes.convert import action_to_array, camera_info, image_msg, robot_state_msg
 from rldg_ros.qos import RELIABLE_10, SENSOR
 from rldg_ros.safety import CommandRefused, SafetyConfig, Watchdog, check_action, clip_to_workspace, limit_step
@@ -231,7 +231,6 @@ class RobotBridge(RldgNode):
         self.latest: tuple[np.ndarray, float] | None = None  # (action, receive time)
         self.watchdog = Watchdog(cfg.safety.watchdog_timeout)
         self.episode_id = 0
-        self.refused = 0
         self.sim_time = 0.0
         self.pub_state = self.create_publisher(RobotState, topics.ROBOT_STATE.name, RELIABLE_10)
         self.create_subscription(Action, topics.COMMAND.name, self._on_command, RELIABLE_10)
@@ -258,8 +257,6 @@ class RobotBridge(RldgNode):
         self.get_logger().info(f"robot_bridge up: backend {cfg.backend}, task {cfg.task}, {cfg.control_hz:g} Hz")
 
     def _sim_loop(self) -> None:
-        import time
-
         try:
             self.backend = _Sim(self)
         except Exception as exc:  # noqa: BLE001
@@ -267,19 +264,10 @@ class RobotBridge(RldgNode):
             self.ready.set()
             return
         self.ready.set()
-        period = 1.0 / self.cfg.control_hz
-        next_t = time.monotonic()
         try:
-            while not self.stopping.is_set():
+            for _ in paced(1.0 / self.cfg.control_hz, self.stopping, self.cfg.realtime):
                 self._serve_resets()
                 self._tick()
-                if self.cfg.realtime:
-                    next_t += period
-                    delay = next_t - time.monotonic()
-                    if delay > 0:
-                        self.stopping.wait(delay)
-                    else:
-                        next_t = time.monotonic()  # overrun: do not try to catch up
         except Exception as exc:  # noqa: BLE001 - a dead control loop must stop the node, loudly
             self.fail(f"sim control loop died: {exc!r}")
         finally:
@@ -294,7 +282,6 @@ class RobotBridge(RldgNode):
         try:
             a = check_action(action_to_array(msg), self.cfg.safety)
         except CommandRefused as exc:
-            self.refused += 1
             self.get_logger().error(f"command refused ({msg.source_name or 'unknown source'}): {exc}")
             return
         with self.lock:

@@ -82,7 +82,6 @@ class SimEnv(gym.Env):
         self.seed_used: int | None = None
         self.start: Start | None = None
         self.gripper_cmd = 1.0
-        self.np_random_local = np.random.default_rng(0)
 
     # -- model ---------------------------------------------------------------------------------------------------
     def _build_model(self) -> mujoco.MjModel:
@@ -174,7 +173,6 @@ class SimEnv(gym.Env):
             seed = int(self.np_random.integers(0, 2**31 - 1))
         self.seed_used = seed
         rng = np.random.default_rng(seed)
-        self.np_random_local = rng
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         start = self.task.sample_start(rng)

@@ -81,13 +81,10 @@ def chamfered_rectangle(w: float, h: float, c: float, corners: tuple[int, ...] =
     base = rectangle(w, h)
     pts = []
     for i, (x, y) in enumerate(base):
-        if i in corners:
-            prev, nxt = base[i - 1], base[(i + 1) % 4]
-            for other in (prev, nxt):
+        if i in corners:  # replace the corner by two points: towards the previous vertex, then the next
+            for other in (base[i - 1], base[(i + 1) % 4]):
                 d = (other - [x, y]) / np.linalg.norm(other - [x, y])
                 pts.append([x + d[0] * c, y + d[1] * c])
-            if i in corners:  # order: towards previous vertex first, then towards next
-                pass
         else:
             pts.append([x, y])
     return np.array(pts)
