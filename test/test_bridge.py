@@ -141,3 +141,26 @@ def test_bridge_round_trip_safety_and_reset(bridge):
     assert results[0].seed == 5 and zs[0] == pytest.approx(zs[1], abs=1e-4)
     err = stop()
     assert "command refused" in err and "NaN" in err and "exceeds the limit" in err
+
+
+def test_bridge_as_fast_as_possible_publishes_sim_clock(ros_env, ros_context):
+    """realtime:=false steps the cell back to back and drives /clock: 0.1 s of sim time per state."""
+    from rosgraph_msgs.msg import Clock
+
+    proc = subprocess.Popen([str(BIN / "robot_bridge"), "--ros-args", "-p", "realtime:=false"], env=ros_env,
+                            stderr=subprocess.PIPE, text=True)
+    probe = Probe(ros_context)
+    clocks, walls = [], []
+    probe.node.create_subscription(Clock, "/clock", lambda m: (clocks.append(m), walls.append(time.monotonic())), 100)
+    try:
+        assert probe.wait_for(lambda: len(clocks) > 60, 60), "no /clock from robot_bridge"
+        t = np.array([c.clock.sec + c.clock.nanosec * 1e-9 for c in clocks])
+        periods = np.diff(t) / 0.1
+        assert np.all(periods >= 1 - 1e-6) and np.allclose(periods, np.round(periods), atol=1e-5)  # whole steps
+        # as fast as possible: sim time runs ahead of wall time (the cell does ~4x real time here)
+        assert (t[-1] - t[10]) > 1.2 * (walls[-1] - walls[10])
+    finally:
+        probe.node.destroy_node()
+        proc.terminate()
+        err = proc.communicate(timeout=20)[1]
+    assert proc.returncode == 0, err
