@@ -21,6 +21,7 @@ RESULTS = HERE / "results"
 BENCHMARKS = {
     "dds_latency": ("dds_latency.py", "measure"),
     "sim": ("sim.py", "measure"),
+    "mux": ("mux.py", "measure"),
 }
 
 

@@ -13,11 +13,11 @@ NODES: dict[str, str] = {
     "robot_bridge": "rldg_ros.nodes.robot_bridge:RobotBridge",
     "franka_sim_driver": "rldg_ros.nodes.franka_sim_driver:FrankaSimDriver",
     "camera": "rldg_ros.nodes.camera:Camera",
+    "intervention_mux": "rldg_ros.nodes.intervention_mux:InterventionMuxNode",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "intervention_mux": 4,
     "spacemouse_hid": 4,
     "keyboard_teleop": 4,
     "teleop_episodes": 4,

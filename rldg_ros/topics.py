@@ -33,6 +33,10 @@ COMMAND = Topic("rldg/action/command", "rldg_msgs/Action", "reliable",
                 "the executed action, flagged intervention/source (intervention_mux -> robot_bridge)")
 SPACENAV_TWIST = Topic("spacenav/twist", "geometry_msgs/Twist", "reliable", "SpaceMouse 6-D input (spacenav)")
 SPACENAV_JOY = Topic("spacenav/joy", "sensor_msgs/Joy", "reliable", "SpaceMouse buttons (spacenav)")
+SCRIPTED_ACTION = Topic("rldg/action/scripted", "rldg_msgs/Action", "reliable",
+                        "automatic intervener's action while one of its rules fires (sim)")
+KEYBOARD_TWIST = Topic("keyboard/twist", "geometry_msgs/Twist", "reliable", "keyboard teleop, spacenav-like")
+KEYBOARD_JOY = Topic("keyboard/joy", "sensor_msgs/Joy", "reliable", "keyboard teleop gripper buttons")
 REWARD = Topic("rldg/reward", "rldg_msgs/Reward", "reliable", "success probability and reward (reward_classifier)")
 EPISODE = Topic("rldg/episode", "rldg_msgs/EpisodeEvent", "reliable", "episode start/end/phase events")
 TRANSITIONS = Topic("rldg/transitions", "rldg_msgs/Transition", "reliable", "actor -> learner transitions")
