@@ -14,11 +14,11 @@ NODES: dict[str, str] = {
     "franka_sim_driver": "rldg_ros.nodes.franka_sim_driver:FrankaSimDriver",
     "camera": "rldg_ros.nodes.camera:Camera",
     "intervention_mux": "rldg_ros.nodes.intervention_mux:InterventionMuxNode",
+    "spacemouse_hid": "rldg_ros.nodes.spacemouse_hid:SpaceMouseHid",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "spacemouse_hid": 4,
     "keyboard_teleop": 4,
     "teleop_episodes": 4,
     "reward_classifier": 5,

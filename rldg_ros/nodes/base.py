@@ -15,6 +15,7 @@ from rclpy.node import Node
 
 from rldg_ros.config import RESERVED_PARAMETERS, ConfigError, config_from_dict, config_to_params, unflatten
 from rldg_ros.executables import NODES, PLANNED
+from rldg_ros.hil.hid_spacemouse import NoDeviceError
 
 
 class RldgNode(Node):
@@ -108,7 +109,7 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
         return 0
-    except ConfigError as exc:
+    except (ConfigError, NoDeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
