@@ -13,6 +13,7 @@ Declare fields with :func:`param` to attach bounds and allowed values::
         mode: str = param("fast", choices=("fast", "slow"))
 
 Nested dataclasses map to dotted ROS parameter names (``camera.width``), like nested YAML does in params files.
+ROS parameters cannot carry an empty list (rcl reads ``[]`` as "not set"): use a flag to switch a list off.
 """
 
 from __future__ import annotations

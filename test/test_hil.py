@@ -172,3 +172,28 @@ def test_no_fresh_policy_action_sends_nothing():
     mux.policy_action(POLICY, 0.0)
     assert mux.decide(0.1).action is not None
     assert mux.decide(0.5).action is None  # the bridge's watchdog then holds
+
+
+def test_rules_stuck_region_min_steps_and_success():
+    from rldg_ros.hil.rules import InterventionRules, InterventionRulesConfig
+
+    r = InterventionRules(InterventionRulesConfig(policy="expert", stuck_steps=5, stuck_distance=0.003, min_steps=3))
+    p = np.array([0.5, 0.0, 0.2])
+    fired = [r.update(p + [0.001 * k, 0, 0]) for k in range(5)]  # moving 1 mm/step: progress
+    assert not any(fired)
+    fired = []
+    for _ in range(10):  # no more progress: fires once the 5-step window holds < 3 mm of travel
+        fired.append(r.update(p))
+        if fired[-1]:
+            break
+    assert fired[-1] and r.reason == "stuck" and 3 <= len(fired) <= 6
+    assert [r.update(p + [0.01 * k, 0, 0]) for k in range(1, 4)] == [True, True, False]  # min_steps, then back
+    assert not r.update(p, success=True)
+    box = InterventionRules(InterventionRulesConfig(policy="expert", stuck_steps=0, region_enabled=True,
+                                                    region_low=[0.4, -0.1, 0.0], region_high=[0.6, 0.1, 0.3]))
+    assert not box.update(np.array([0.5, 0.0, 0.1]))
+    assert box.update(np.array([0.65, 0.0, 0.1])) and box.reason == "left the region"
+    always = InterventionRules(InterventionRulesConfig(policy="expert", always=True))
+    assert all(always.update(p) for _ in range(20))
+    with pytest.raises(ValueError, match="3 values"):
+        InterventionRules(InterventionRulesConfig(region_low=[0.0]))

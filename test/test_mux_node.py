@@ -88,3 +88,46 @@ def test_mux_node(ros_env, ros_context):
         err = proc.communicate(timeout=20)[1]
     assert proc.returncode == 0, err
     assert "stale" in err and "takeover by spacemouse" in err
+
+
+def test_scripted_intervener_rescues_a_stuck_policy(ros_env, ros_context):
+    """bridge (sim, expert intervener, stuck rule) + mux (input:=expert) + a policy that never moves:
+    the expert takes over through the mux and inserts the connector."""
+    from rldg_msgs.msg import RobotState
+    from rldg_ros import config_path
+    from rldg_ros.sim.tasks.peg import PEG_OUT, PORT_HEIGHT
+
+    bridge = subprocess.Popen([str(BIN / "robot_bridge"), "--ros-args", "--params-file",
+                               str(config_path("robot_bridge")), "-p", "scripted.policy:=expert",
+                               "-p", "scripted.stuck_steps:=5", "-p", "scripted.min_steps:=200"], env=ros_env,
+                              stderr=subprocess.PIPE, text=True)
+    mux = subprocess.Popen([str(BIN / "intervention_mux"), "--ros-args", "-p", "input:=expert"], env=ros_env,
+                           stderr=subprocess.PIPE, text=True)
+    node = Node("rescue_probe", context=ros_context)
+    ex = SingleThreadedExecutor(context=ros_context)
+    ex.add_node(node)
+    states, commands = [], []
+    node.create_subscription(RobotState, topics.ROBOT_STATE.name, states.append, RELIABLE_10)
+    node.create_subscription(Action, topics.COMMAND.name, commands.append, RELIABLE_10)
+    pol = node.create_publisher(Action, topics.POLICY_ACTION.name, RELIABLE_10)
+    try:
+        end, nxt = time.monotonic() + 40, time.monotonic()
+        inserted = False
+        while time.monotonic() < end and not inserted:
+            if time.monotonic() >= nxt:
+                m = Action()
+                m.action = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]  # a stuck policy
+                pol.publish(m)
+                nxt += 0.1
+            ex.spin_once(timeout_sec=0.01)
+            if states:
+                tip_z = states[-1].tcp_pose.position.z - PEG_OUT
+                inserted = tip_z < PORT_HEIGHT - 0.01
+        assert any(c.source == Action.SOURCE_SCRIPTED and c.intervention for c in commands)
+        assert inserted, "the expert intervener did not insert the connector"
+    finally:
+        node.destroy_node()
+        for p in (mux, bridge):
+            p.terminate()
+            p.communicate(timeout=20)
+    assert bridge.returncode == 0 and mux.returncode == 0

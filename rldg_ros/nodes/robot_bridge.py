@@ -27,6 +27,7 @@ from rldg_msgs.msg import Action, RobotState
 from rldg_msgs.srv import ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
+from rldg_ros.hil.rules import InterventionRules, InterventionRulesConfig
 from rldg_ros.nodes.base import RldgNode, paced
 from rldg_ros.nodes.convert import action_to_array, camera_info, image_msg, robot_state_msg
 from rldg_ros.qos import RELIABLE_10, SENSOR
@@ -60,6 +61,7 @@ class RobotBridgeConfig:
     action_scale_rot: float = param(0.05, min=0.005, max=0.3, help="radians per step at |action| = 1")
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     franka: FrankaTopics = field(default_factory=FrankaTopics)
+    scripted: InterventionRulesConfig = field(default_factory=InterventionRulesConfig)
 
 
 class _Sim:
@@ -77,6 +79,19 @@ class _Sim:
         self.fovy = float(self.env.model.cam_fovy[self.env.model.camera(WRIST_CAMERA).id])
         self.obs, _ = self.env.reset(seed=None if cfg.seed < 0 else cfg.seed)
         self.gripper = self.env.gripper_cmd
+        self.success = False
+        self.scripted = None
+        if cfg.scripted.policy != "none":  # the automatic intervener needs the cell's ground truth: it lives here
+            from rldg_ros.sim.policies import make_policy
+
+            self.rules = InterventionRules(cfg.scripted)
+            self.scripted = make_policy(cfg.scripted.policy, self.env, self.env.seed_used)
+
+    def intervention(self) -> np.ndarray | None:
+        """The scripted demonstrator's action when a rule fires this step, else None."""
+        if self.scripted is None or not self.rules.update(self.env.tcp_pose()[0], self.success):
+            return None
+        return self.scripted.act(self.obs)
 
     def reset(self, task: str, seed: int) -> int:
         if task and task != self.env.task.task_id:
@@ -87,6 +102,10 @@ class _Sim:
             self.env = make_env(task, cfg)
         self.obs, _ = self.env.reset(seed=None if seed < 0 else seed)
         self.gripper = self.env.gripper_cmd
+        self.success = False
+        if self.scripted is not None:
+            self.rules.reset()
+            self.scripted.reset(self.env.seed_used)
         return int(self.env.seed_used)
 
     def pose(self) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +121,7 @@ class _Sim:
         if gripper is not None:
             self.gripper = gripper
         a[6] = self.gripper
-        self.obs, *_ = self.env.step(np.clip(a, -1.0, 1.0))
+        self.obs, _, self.success, _, _ = self.env.step(np.clip(a, -1.0, 1.0))
 
     def hold(self) -> None:
         self.apply(np.zeros(3), np.zeros(3), None)
@@ -242,6 +261,7 @@ class RobotBridge(RldgNode):
             self.pub_info = self.create_publisher(CameraInfo, topics.WRIST_CAMERA_INFO.name, SENSOR)
             if not cfg.realtime:
                 self.pub_clock = self.create_publisher(Clock, "/clock", 10)
+            self.pub_scripted = self.create_publisher(Action, topics.SCRIPTED_ACTION.name, RELIABLE_10)
             # the cell lives on its own control-loop thread: MuJoCo's GL context is bound to the thread that made it
             self.backend = None
             self.ready = threading.Event()
@@ -348,6 +368,14 @@ class RobotBridge(RldgNode):
         self.pub_state.publish(robot_state_msg(state, joints, joint_vel, closed, stamp, cfg.frame_id,
                                                holding=holding, limited=limited))
         if cfg.backend == "sim":
+            scripted = self.backend.intervention()
+            if scripted is not None:
+                m = Action()
+                m.header.stamp = stamp
+                m.action = [float(v) for v in scripted]
+                m.source, m.source_name, m.intervention = Action.SOURCE_SCRIPTED, cfg.scripted.policy, True
+                m.episode_id = self.episode_id
+                self.pub_scripted.publish(m)
             obs = self.backend.obs
             self.pub_image.publish(image_msg(obs["wrist"], stamp, cfg.camera_frame_id))
             size = obs["wrist"].shape[0]
