@@ -15,11 +15,11 @@ NODES: dict[str, str] = {
     "camera": "rldg_ros.nodes.camera:Camera",
     "intervention_mux": "rldg_ros.nodes.intervention_mux:InterventionMuxNode",
     "spacemouse_hid": "rldg_ros.nodes.spacemouse_hid:SpaceMouseHid",
+    "keyboard_teleop": "rldg_ros.nodes.keyboard_teleop:KeyboardTeleop",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "keyboard_teleop": 4,
     "teleop_episodes": 4,
     "reward_classifier": 5,
     "rl_actor": 6,
