@@ -36,7 +36,7 @@ def _cmd_up(ns: argparse.Namespace) -> int:
 def _cmd_graphs(ns: argparse.Namespace) -> int:
     from rldg_ros.executables import NODES
     from rldg_ros.executables import PLANNED as PLANNED_NODES
-    from rldg_ros.graphs import GRAPHS, GraphError, get_graph
+    from rldg_ros.graphs import GRAPHS, GraphError, get_graph, when_values
 
     if not ns.name:
         for g in GRAPHS.values():
@@ -54,7 +54,7 @@ def _cmd_graphs(ns: argparse.Namespace) -> int:
     print("\nnodes:")
     for n in g.nodes:
         state = "" if n.executable in NODES else f"  [not yet available: issue #{PLANNED_NODES[n.executable]}]"
-        cond = f"  (when {n.when[0]}:={n.when[1]})" if n.when else ""
+        cond = f"  (when {n.when[0]}:={'|'.join(when_values(n))})" if n.when else ""
         print(f"  {n.name} ({n.package}/{n.executable}){cond}{state}")
     return 0
 

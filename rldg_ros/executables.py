@@ -16,11 +16,11 @@ NODES: dict[str, str] = {
     "intervention_mux": "rldg_ros.nodes.intervention_mux:InterventionMuxNode",
     "spacemouse_hid": "rldg_ros.nodes.spacemouse_hid:SpaceMouseHid",
     "keyboard_teleop": "rldg_ros.nodes.keyboard_teleop:KeyboardTeleop",
+    "teleop_episodes": "rldg_ros.nodes.teleop_episodes:TeleopEpisodes",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "teleop_episodes": 4,
     "reward_classifier": 5,
     "rl_actor": 6,
     "rl_learner": 6,

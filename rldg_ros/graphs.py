@@ -42,7 +42,7 @@ class NodeSpec:
     parameters: Mapping[str, Any] = field(default_factory=dict)  # dotted name -> value or Arg
     remappings: tuple[tuple[str, Any], ...] = ()  # (from, to); to may be an Arg
     namespace: str = ""
-    when: tuple[str, str] | None = None  # (argument, value): include the node only if they match
+    when: tuple[str, str | tuple[str, ...]] | None = None  # (argument, value or values): include if it matches
     package: str = "rldg_ros"
 
 
@@ -79,6 +79,18 @@ _CELL = (
     NodeSpec("robot_bridge", "robot_bridge", params_files=("robot_bridge.yaml", "franka.yaml"),
              parameters={"backend": Arg("robot"), "task": Arg("task")}),
     NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
+)
+# teleop: with input:=expert|human_like the cell's scripted demonstrator drives every step (scripted teleop)
+_BRIDGE_FILES = ("robot_bridge.yaml", "franka.yaml")
+_TELEOP_CELL = (
+    NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
+             parameters={"backend": Arg("robot"), "task": Arg("task")},
+             when=("input", ("spacemouse", "keyboard", "none"))),
+    *(NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
+               parameters={"backend": Arg("robot"), "task": Arg("task"), "scripted.policy": style,
+                           "scripted.always": "true"},
+               when=("input", style)) for style in ("expert", "human_like")),
+    _CELL[1],
 )
 _RECORDER = NodeSpec("recorder", "recorder", parameters={"out_dir": Arg("bag_dir")}, when=("record", "true"))
 
@@ -149,19 +161,27 @@ GRAPHS: dict[str, GraphSpec] = {
             "teleop",
             "record demonstrations by teleoperation (or a scripted demonstrator)",
             (TASK, ROBOT, CAMERA, INPUT, BAG_DIR,
-             ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
+             ArgSpec("episodes", "0", "stop after this many episodes (0: until stopped)"),
+             ArgSpec("record", "false", "record the graph's topics to rosbag2 (the recorder lands with issue #7)",
+                     ("true", "false"))),
             (
-                *_CELL,
+                *_TELEOP_CELL,
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}),
                 NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse")),
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
-                NodeSpec("teleop_episodes", "teleop_episodes", parameters={"task": Arg("task"),
-                                                                           "input": Arg("input")}),
+                NodeSpec("teleop_episodes", "teleop_episodes", parameters={
+                    "task": Arg("task"), "input": Arg("input"), "episodes": Arg("episodes")}),
                 _RECORDER,
             ),
         ),
     )
 }
+
+
+def when_values(spec: NodeSpec) -> tuple[str, ...]:
+    """The argument values that include a conditional node."""
+    value = spec.when[1]
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def get_graph(name: str) -> GraphSpec:
@@ -223,7 +243,7 @@ def resolve(graph: GraphSpec, given: Mapping[str, str]) -> list[ResolvedNode]:
     args = resolve_args(graph, given)
     nodes = []
     for spec in graph.nodes:
-        if spec.when and args[spec.when[0]] != spec.when[1]:
+        if spec.when and args[spec.when[0]] not in when_values(spec):
             continue
         nodes.append(ResolvedNode(
             spec=spec,

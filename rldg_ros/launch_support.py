@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rldg_ros.graphs import Arg, get_graph
+from rldg_ros.graphs import Arg, get_graph, when_values
 
 
 def launch_description(graph_name: str) -> Any:
@@ -38,8 +38,8 @@ def launch_description(graph_name: str) -> Any:
             parameters.append({k: sub(v) for k, v in spec.parameters.items()})
         condition = None
         if spec.when:
-            arg, value = spec.when
-            condition = IfCondition(PythonExpression(["'", LaunchConfiguration(arg), f"' == '{value}'"]))
+            values = when_values(spec)
+            condition = IfCondition(PythonExpression(["'", LaunchConfiguration(spec.when[0]), f"' in {values!r}"]))
         actions.append(Node(
             package=spec.package,
             executable=spec.executable,

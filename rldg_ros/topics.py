@@ -37,6 +37,8 @@ SCRIPTED_ACTION = Topic("rldg/action/scripted", "rldg_msgs/Action", "reliable",
                         "automatic intervener's action while one of its rules fires (sim)")
 KEYBOARD_TWIST = Topic("keyboard/twist", "geometry_msgs/Twist", "reliable", "keyboard teleop, spacenav-like")
 KEYBOARD_JOY = Topic("keyboard/joy", "sensor_msgs/Joy", "reliable", "keyboard teleop gripper buttons")
+SIM_SUCCESS = Topic("rldg/sim/success", "std_msgs/Bool", "reliable",
+                    "ground-truth task success, sim only (privileged: never an input to a policy)")
 REWARD = Topic("rldg/reward", "rldg_msgs/Reward", "reliable", "success probability and reward (reward_classifier)")
 EPISODE = Topic("rldg/episode", "rldg_msgs/EpisodeEvent", "reliable", "episode start/end/phase events")
 TRANSITIONS = Topic("rldg/transitions", "rldg_msgs/Transition", "reliable", "actor -> learner transitions")

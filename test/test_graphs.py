@@ -12,7 +12,15 @@ import pytest
 
 from rldg_ros import config_path, share_dir
 from rldg_ros.executables import NODES, PLANNED, console_scripts
-from rldg_ros.graphs import GRAPHS, GraphError, check_available, get_graph, referenced_args, resolve
+from rldg_ros.graphs import (
+    GRAPHS,
+    GraphError,
+    check_available,
+    get_graph,
+    referenced_args,
+    resolve,
+    when_values,
+)
 
 LAUNCH_DIR = share_dir() / "launch"
 REQUIRED_LAUNCH = {"train_rl", "run_vla", "collect", "teleop"}
@@ -29,12 +37,14 @@ def test_graph_is_consistent(graph):
             assert config_path(f).is_file(), f"missing params file {f}"
         if n.when:
             choices = graph.arg(n.when[0]).choices
-            assert choices is None or n.when[1] in choices, f"{n.name}: condition value never matches"
-    # a node name may repeat only under mutually exclusive conditions
+            assert choices is None or set(when_values(n)) <= set(choices), f"{n.name}: condition never matches"
+    # a node name may repeat only under mutually exclusive conditions on the same argument
     for key in set(node_names):
         dupes = [n for n in graph.nodes if (n.namespace, n.name) == key]
         if len(dupes) > 1:
-            assert all(d.when for d in dupes) and len({d.when for d in dupes}) == len(dupes)
+            assert all(d.when and d.when[0] == dupes[0].when[0] for d in dupes)
+            values = [v for d in dupes for v in when_values(d)]
+            assert len(values) == len(set(values)), f"{key}: overlapping conditions"
     assert referenced_args(graph) <= set(arg_names)
     for a in graph.args:
         assert a.choices is None or a.default in a.choices

@@ -21,7 +21,7 @@ from geometry_msgs.msg import PoseStamped, WrenchStamped
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Bool, Float64
 
 from rldg_msgs.msg import Action, RobotState
 from rldg_msgs.srv import ResetEpisode
@@ -262,6 +262,7 @@ class RobotBridge(RldgNode):
             if not cfg.realtime:
                 self.pub_clock = self.create_publisher(Clock, "/clock", 10)
             self.pub_scripted = self.create_publisher(Action, topics.SCRIPTED_ACTION.name, RELIABLE_10)
+            self.pub_success = self.create_publisher(Bool, topics.SIM_SUCCESS.name, RELIABLE_10)
             # the cell lives on its own control-loop thread: MuJoCo's GL context is bound to the thread that made it
             self.backend = None
             self.ready = threading.Event()
@@ -376,6 +377,7 @@ class RobotBridge(RldgNode):
                 m.source, m.source_name, m.intervention = Action.SOURCE_SCRIPTED, cfg.scripted.policy, True
                 m.episode_id = self.episode_id
                 self.pub_scripted.publish(m)
+            self.pub_success.publish(Bool(data=bool(self.backend.success)))
             obs = self.backend.obs
             self.pub_image.publish(image_msg(obs["wrist"], stamp, cfg.camera_frame_id))
             size = obs["wrist"].shape[0]

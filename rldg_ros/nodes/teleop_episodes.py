@@ -1,0 +1,148 @@
+"""``teleop_episodes``: runs demonstration episodes for the teleop graph.
+
+``rldg/episode_command`` (EpisodeCommand) START resets the cell through ``rldg/reset_episode`` and publishes an
+EpisodeEvent START (episode id, task, instruction); the operator's MARK_SUCCESS / MARK_FAILURE / END, ground-truth
+success in sim (``end_on_ground_truth``), or the time limit publish END with the outcome and the reason. With a
+scripted input (expert / human_like) or ``auto_start`` the next episode starts by itself until ``episodes`` are done.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rclpy.callback_groups import ReentrantCallbackGroup
+from std_msgs.msg import Bool
+
+from rldg_msgs.msg import EpisodeEvent
+from rldg_msgs.srv import EpisodeCommand, ResetEpisode
+from rldg_ros import topics
+from rldg_ros.config import param
+from rldg_ros.nodes.base import RldgNode
+from rldg_ros.qos import RELIABLE_10
+
+
+@dataclass
+class TeleopEpisodesConfig:
+    task: str = param("connector_insertion/usb", help="task id (sim task or a name for a real cell)")
+    input: str = param("spacemouse", choices=("spacemouse", "keyboard", "expert", "human_like", "none"),
+                       help="who drives; scripted inputs start episodes automatically")
+    episodes: int = param(0, min=0, help="stop starting episodes after this many (0: no limit)")
+    time_limit_s: float = param(0.0, min=0.0, help="episode time limit (0: the sim task's own limit, else 60 s)")
+    instruction: str = param("", help="language instruction (empty: the task's default)")
+    end_on_ground_truth: bool = param(True, help="sim: end an episode when rldg/sim/success turns true")
+    auto_start: bool = param(False, help="start the next episode without an operator command")
+    first_seed: int = param(0, min=-1, help="seed of the first episode (then +1 each; -1: random)")
+
+
+class TeleopEpisodes(RldgNode):
+    CONFIG = TeleopEpisodesConfig
+    DEFAULT_NAME = "teleop_episodes"
+
+    def __init__(self, node_name: str | None = None, **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        c = self.cfg
+        self.lock = threading.Lock()
+        group = ReentrantCallbackGroup()
+        self.instruction, self.time_limit = c.instruction, c.time_limit_s
+        try:  # a sim task knows its instruction and time limit
+            from rldg_ros.sim.tasks import TASKS
+
+            if c.task in TASKS:
+                task = TASKS[c.task]()
+                self.instruction = self.instruction or task.instruction
+                self.time_limit = self.time_limit or task.time_limit / 10.0
+        except ImportError:  # a real cell without the sim installed
+            pass
+        self.time_limit = self.time_limit or 60.0
+        self.auto = c.auto_start or c.input in ("expert", "human_like")
+        self.running = False
+        self.starting = False
+        self.episode_id = 0
+        self.done = 0
+        self.successes = 0
+        self.started_at = 0.0
+        self.gt_success = False
+        self.pub = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
+        self.reset_client = self.create_client(ResetEpisode, topics.RESET_EPISODE.name, callback_group=group)
+        self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_command, callback_group=group)
+        self.create_subscription(Bool, topics.SIM_SUCCESS.name, self._on_success, RELIABLE_10)
+        self.create_timer(0.1, self._tick, callback_group=group)
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_success(self, msg: Bool) -> None:
+        self.gt_success = bool(msg.data)
+
+    def _event(self, kind: int, success: bool = False, reason: str = "", steps: int = 0) -> None:
+        e = EpisodeEvent()
+        e.header.stamp = self.get_clock().now().to_msg()
+        e.event, e.episode_id, e.task_id = kind, self.episode_id, self.cfg.task
+        e.language_instruction, e.success, e.reason, e.num_steps = self.instruction, success, reason, steps
+        self.pub.publish(e)
+
+    def _start(self) -> None:
+        if self.running or self.starting or not self.reset_client.service_is_ready():
+            return
+        if self.cfg.episodes and self.done >= self.cfg.episodes:
+            return
+        self.starting = True
+        seed = -1 if self.cfg.first_seed < 0 else self.cfg.first_seed + self.done
+        future = self.reset_client.call_async(ResetEpisode.Request(task_id=self.cfg.task, seed=seed))
+        future.add_done_callback(self._started)
+
+    def _started(self, future) -> None:
+        with self.lock:
+            self.starting = False
+            r = future.result()
+            if r is None or not r.success:
+                self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
+                return
+            self.episode_id = int(r.episode_id)
+            self.running, self.gt_success, self.started_at = True, False, self.now()
+            self._event(EpisodeEvent.EVENT_START)
+            self.get_logger().info(f"episode {self.episode_id} started (seed {r.seed}): {self.instruction}")
+
+    def _end(self, success: bool, reason: str) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self.done += 1
+        self.successes += int(success)
+        steps = int(round((self.now() - self.started_at) * 10))
+        self._event(EpisodeEvent.EVENT_END, success, reason, steps)
+        self.get_logger().info(f"episode {self.episode_id} ended: {reason} ({self.successes}/{self.done} successes)")
+
+    def _tick(self) -> None:
+        with self.lock:
+            if self.running:
+                if self.cfg.end_on_ground_truth and self.gt_success:
+                    self._end(True, "success")
+                elif self.now() - self.started_at > self.time_limit:
+                    self._end(False, "timeout")
+            elif self.auto:
+                self._start()
+
+    def _on_command(self, request: EpisodeCommand.Request, response: EpisodeCommand.Response):
+        with self.lock:
+            cmd = request.command
+            if cmd == EpisodeCommand.Request.START:
+                if self.running:
+                    response.success, response.message = False, f"episode {self.episode_id} is running"
+                else:
+                    self._start()
+                    response.success, response.message = True, "starting the next episode"
+            elif cmd in (EpisodeCommand.Request.END, EpisodeCommand.Request.MARK_SUCCESS,
+                         EpisodeCommand.Request.MARK_FAILURE):
+                if not self.running:
+                    response.success, response.message = False, "no episode is running"
+                else:
+                    ok = cmd == EpisodeCommand.Request.MARK_SUCCESS
+                    self._end(ok, {EpisodeCommand.Request.END: "operator", EpisodeCommand.Request.MARK_SUCCESS:
+                                   "marked success", EpisodeCommand.Request.MARK_FAILURE: "marked failure"}[cmd])
+                    response.success, response.message = True, "episode ended"
+            else:
+                response.success, response.message = False, f"unknown episode command {cmd}"
+            response.episode_id = self.episode_id
+        return response

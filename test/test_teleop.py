@@ -1,0 +1,83 @@
+"""The teleop graph: scripted demonstrations end to end, and operator episode control through the service."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+from rldg_msgs.msg import EpisodeEvent
+from rldg_msgs.srv import EpisodeCommand
+from rldg_ros import topics
+from rldg_ros.qos import RELIABLE_10
+
+RLDG = str(Path(sys.executable).parent / "rldg")
+
+
+def _graph(ros_env, *args):
+    return subprocess.Popen([RLDG, "up", "teleop", *args], env=ros_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _probe(ctx):
+    node = Node("teleop_probe", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    events: list[EpisodeEvent] = []
+    node.create_subscription(EpisodeEvent, topics.EPISODE.name, events.append, RELIABLE_10)
+    return node, ex, events
+
+
+def _spin_until(ex, pred, timeout):
+    end = time.monotonic() + timeout
+    while not pred() and time.monotonic() < end:
+        ex.spin_once(timeout_sec=0.05)
+    return pred()
+
+
+def test_scripted_teleop_records_successful_episodes(ros_env, ros_context):
+    proc = _graph(ros_env, "input:=expert", "episodes:=2", "task:=connector_insertion/vga")
+    node, ex, events = _probe(ros_context)
+    try:
+        ends = lambda: [e for e in events if e.event == EpisodeEvent.EVENT_END]  # noqa: E731
+        assert _spin_until(ex, lambda: len(ends()) >= 2, 90), [(e.event, e.reason) for e in events]
+        starts = [e for e in events if e.event == EpisodeEvent.EVENT_START]
+        assert len(starts) >= 2 and starts[0].task_id == "connector_insertion/vga"
+        assert "vga" in starts[0].language_instruction
+        assert all(e.success and e.reason == "success" and 0 < e.num_steps < 100 for e in ends()[:2])
+        assert ends()[1].episode_id == ends()[0].episode_id + 1
+    finally:
+        node.destroy_node()
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+
+
+def test_operator_controls_episodes_through_the_service(ros_env, ros_context):
+    proc = _graph(ros_env, "input:=none")
+    node, ex, events = _probe(ros_context)
+    client = node.create_client(EpisodeCommand, topics.EPISODE_COMMAND.name)
+
+    def call(cmd):
+        fut = client.call_async(EpisodeCommand.Request(command=cmd))
+        assert _spin_until(ex, fut.done, 20)
+        return fut.result()
+
+    try:
+        assert client.wait_for_service(timeout_sec=60)
+        assert not call(EpisodeCommand.Request.MARK_SUCCESS).success  # nothing running yet
+        assert call(EpisodeCommand.Request.START).success
+        assert _spin_until(ex, lambda: any(e.event == EpisodeEvent.EVENT_START for e in events), 30)
+        assert not call(EpisodeCommand.Request.START).success  # one at a time
+        r = call(EpisodeCommand.Request.MARK_FAILURE)
+        assert r.success
+        assert _spin_until(ex, lambda: any(e.event == EpisodeEvent.EVENT_END for e in events), 10)
+        end = next(e for e in events if e.event == EpisodeEvent.EVENT_END)
+        assert not end.success and end.reason == "marked failure" and end.episode_id == r.episode_id
+    finally:
+        node.destroy_node()
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
