@@ -31,8 +31,8 @@ $(STAMPS)/deps: $(BIN)/python requirements/constraints.txt requirements/core.txt
 	@touch $@
 
 # the MuJoCo cell: gym-hil only for its assets, without its env code's dependencies
-$(STAMPS)/sim: $(STAMPS)/deps requirements/sim.txt
-	$(PIP) -r requirements/sim.txt
+$(STAMPS)/sim: $(STAMPS)/deps requirements/sim.txt requirements/panel.txt
+	$(PIP) -r requirements/sim.txt -r requirements/panel.txt
 	$(PIP) --no-deps gym-hil
 	@touch $@
 

@@ -10,7 +10,6 @@ from rldg_ros import __version__
 
 #: subcommands of the design that later issues deliver: name -> (issue, what it will do)
 PLANNED = {
-    "panel": (4, "the intervention panel (Qt), standalone"),
     "reward": (5, "collect data for, train and evaluate the reward classifier"),
     "record": (7, "record a graph's topics to rosbag2"),
     "convert": (7, "convert rosbag2 recordings to an RLDS dataset"),
@@ -90,6 +89,12 @@ def _cmd_rollout(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_panel(ns: argparse.Namespace) -> int:
+    from rldg_ros.panel.app import main
+
+    return main(ns.image_topic, ns.screenshot, ns.seconds)
+
+
 def _cmd_demo(ns: argparse.Namespace) -> int:
     from rldg_ros.demo import run_demo
 
@@ -131,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write per-episode results and the summary here")
     s.add_argument("--video", help="write wrist + front camera frames as a GIF")
     s.set_defaults(func=_cmd_rollout)
+
+    s = sub.add_parser("panel", help="the intervention panel (Qt), standalone; in rqt: 'rldg intervention panel'")
+    s.add_argument("--image-topic", default=None, help="image to show (default rldg/wrist/image)")
+    s.add_argument("--screenshot", default=None, help="with --seconds: save a PNG of the panel, then quit")
+    s.add_argument("--seconds", type=float, default=None, help="quit after this many seconds")
+    s.set_defaults(func=_cmd_panel)
 
     s = sub.add_parser("demo", help="the main job on the embedded default (what 'make demo' runs)")
     s.add_argument("--duration", type=float, default=5.0, help="seconds to run the smoke graph")
