@@ -5,13 +5,34 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image
+from geometry_msgs.msg import Twist
+from sensor_msgs.msg import CameraInfo, Image, Joy
 
 from rldg_msgs.msg import Action, RobotState
 
 
 def action_to_array(msg: Action) -> np.ndarray:
     return np.asarray(msg.action, dtype=np.float64)
+
+
+def twist_msg(v) -> Twist:
+    """(6,) [vx, vy, vz, wx, wy, wz] -> Twist."""
+    t = Twist()
+    t.linear.x, t.linear.y, t.linear.z = (float(x) for x in v[:3])
+    t.angular.x, t.angular.y, t.angular.z = (float(x) for x in v[3:6])
+    return t
+
+
+def twist_to_array(msg: Twist) -> np.ndarray:
+    return np.array([msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x, msg.angular.y, msg.angular.z])
+
+
+def joy_msg(stamp, buttons, axes=()) -> Joy:
+    joy = Joy()
+    joy.header.stamp = stamp
+    joy.axes = [float(a) for a in axes]
+    joy.buttons = [int(b) for b in buttons]
+    return joy
 
 
 def image_msg(rgb: np.ndarray, stamp, frame_id: str) -> Image:

@@ -21,7 +21,7 @@ from rldg_ros.config import param
 from rldg_ros.hil.mux import MODE_NAMES, InterventionMux, MuxConfig
 from rldg_ros.hil.spacemouse import InputMapConfig, InputMapper
 from rldg_ros.nodes.base import RldgNode
-from rldg_ros.nodes.convert import action_to_array
+from rldg_ros.nodes.convert import action_to_array, twist_to_array
 from rldg_ros.qos import RELIABLE_10
 from rldg_ros.sim.geometry import quat_to_mat
 
@@ -81,7 +81,7 @@ class InterventionMuxNode(RldgNode):
         self.mux.human_input(a, self.now(), self.cfg.input, self.buttons_down)
 
     def _on_twist(self, msg: Twist) -> None:
-        v = np.array([msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x, msg.angular.y, msg.angular.z])
+        v = twist_to_array(msg)
         if not np.all(np.isfinite(v)):
             self.get_logger().error(f"{self.cfg.input} input refused: NaN/inf in {v.tolist()}")
             return

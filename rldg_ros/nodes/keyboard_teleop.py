@@ -19,6 +19,7 @@ from rldg_ros import topics
 from rldg_ros.config import param
 from rldg_ros.hil.keyboard import KeyboardState
 from rldg_ros.nodes.base import RldgNode, paced
+from rldg_ros.nodes.convert import joy_msg, twist_msg
 from rldg_ros.qos import RELIABLE_10
 
 
@@ -56,15 +57,8 @@ class KeyboardTeleop(RldgNode):
                 if ch:
                     self.keys.press(ch, time.monotonic())
             now = time.monotonic()
-            v = self.keys.twist(now)
-            t = Twist()
-            t.linear.x, t.linear.y, t.linear.z = (float(x) for x in v[:3])
-            t.angular.x, t.angular.y, t.angular.z = (float(x) for x in v[3:])
-            self.pub_twist.publish(t)
-            joy = Joy()
-            joy.header.stamp = self.get_clock().now().to_msg()
-            joy.buttons = self.keys.buttons(now)
-            self.pub_joy.publish(joy)
+            self.pub_twist.publish(twist_msg(self.keys.twist(now)))
+            self.pub_joy.publish(joy_msg(self.get_clock().now().to_msg(), self.keys.buttons(now)))
 
     def shutdown(self) -> None:
         self.stopping.set()

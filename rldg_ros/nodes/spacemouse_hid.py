@@ -13,6 +13,7 @@ from rldg_ros import topics
 from rldg_ros.config import param
 from rldg_ros.hil.hid_spacemouse import NoDeviceError, SpaceMouseState, open_device, parse_report
 from rldg_ros.nodes.base import RldgNode, paced
+from rldg_ros.nodes.convert import joy_msg, twist_msg
 from rldg_ros.qos import RELIABLE_10
 
 
@@ -49,15 +50,8 @@ class SpaceMouseHid(RldgNode):
                     except ValueError as exc:
                         self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
                 v = self.state.twist()
-                t = Twist()
-                t.linear.x, t.linear.y, t.linear.z = (float(x) for x in v[:3])
-                t.angular.x, t.angular.y, t.angular.z = (float(x) for x in v[3:])
-                self.pub_twist.publish(t)
-                joy = Joy()
-                joy.header.stamp = self.get_clock().now().to_msg()
-                joy.axes = [float(x) for x in v]
-                joy.buttons = self.state.button_list()
-                self.pub_joy.publish(joy)
+                self.pub_twist.publish(twist_msg(v))
+                self.pub_joy.publish(joy_msg(self.get_clock().now().to_msg(), self.state.button_list(), v))
         except OSError as exc:
             self.fail(f"SpaceMouse disconnected: {exc}")
 
