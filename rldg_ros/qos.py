@@ -4,7 +4,8 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 
 #: commands, events, states the stack itself produces
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-#: streams where every message must arrive (the writer keeps all until acknowledged): demo, transitions
-RELIABLE_ALL = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL)
+#: streams where no message may be lost to a stalled reader: a deep bounded history (1000 samples = 20 s at 50 Hz)
+#: instead of KEEP_ALL, whose blocking writers slowed shutdown on a loaded CI machine
+RELIABLE_DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 #: cameras and the franka_ros2 convenience topics (published best-effort)
 SENSOR = qos_profile_sensor_data

@@ -15,7 +15,7 @@ import numpy as np
 from rldg_msgs.msg import Action
 from rldg_ros.config import param
 from rldg_ros.nodes.base import RldgNode
-from rldg_ros.qos import RELIABLE_ALL
+from rldg_ros.qos import RELIABLE_DEEP
 
 TOPIC = "demo/action"
 
@@ -37,7 +37,7 @@ class DemoTalker(RldgNode):
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self._pub = self.create_publisher(Action, TOPIC, RELIABLE_ALL)
+        self._pub = self.create_publisher(Action, TOPIC, RELIABLE_DEEP)
         self._step = 0
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
 
@@ -62,7 +62,7 @@ class DemoListener(RldgNode):
         self.received = 0
         self.steps: list[int] = []
         self.latencies_ms: list[float] = []
-        self.create_subscription(Action, TOPIC, self._on_action, RELIABLE_ALL)
+        self.create_subscription(Action, TOPIC, self._on_action, RELIABLE_DEEP)
 
     def _on_action(self, msg: Action) -> None:
         now = self.get_clock().now().nanoseconds
