@@ -123,7 +123,10 @@ class InterventionMuxNode(RldgNode):
     def _emit(self, stamp, episode_id: int, step: int) -> None:
         d = self.mux.decide(self.now())
         for event in self.mux.events[self.events_seen:]:
-            self.get_logger().warning(event) if "stale" in event else self.get_logger().info(event)
+            if "stale" in event:
+                self.get_logger().warning(event)
+            else:
+                self.get_logger().info(event)
         self.events_seen = len(self.mux.events)
         if d.action is None:
             return

@@ -229,6 +229,7 @@ class _Franka:
         return seed
 
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        # the gripper width is the commanded one: the franka_ros2 topics used here carry no finger state
         pos, quat = self.pose()
         with self.lock:
             s = np.concatenate([pos, quat, self.twist, self.wrench, [0.0 if self.gripper_closed else
