@@ -2,7 +2,9 @@
 
 ``rldg/episode_command`` (EpisodeCommand) START resets the cell through ``rldg/reset_episode`` and publishes an
 EpisodeEvent START (episode id, task, instruction); the operator's MARK_SUCCESS / MARK_FAILURE / END, ground-truth
-success in sim (``end_on_ground_truth``), or the time limit publish END with the outcome and the reason. With a
+success in sim (``end_on_ground_truth``), or the time limit publish END with the outcome and the reason. Episode
+length is counted in control steps (one ``rldg/robot_state`` per step), not wall time, so a loaded machine running
+the loop slower than real time does not cut episodes short. With a
 scripted input (expert / human_like) or ``auto_start`` the next episode starts by itself until ``episodes`` are done.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from rclpy.callback_groups import ReentrantCallbackGroup
 from std_msgs.msg import Bool
 
-from rldg_msgs.msg import EpisodeEvent
+from rldg_msgs.msg import EpisodeEvent, RobotState
 from rldg_msgs.srv import EpisodeCommand, ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
@@ -29,6 +31,7 @@ class TeleopEpisodesConfig:
                        help="who drives; scripted inputs start episodes automatically")
     episodes: int = param(0, min=0, help="stop starting episodes after this many (0: no limit)")
     time_limit_s: float = param(0.0, min=0.0, help="episode time limit (0: the sim task's own limit, else 60 s)")
+    control_hz: float = param(10.0, min=1.0, max=100.0, help="robot_bridge's rate: converts the limit to steps")
     instruction: str = param("", help="language instruction (empty: the task's default)")
     end_on_ground_truth: bool = param(True, help="sim: end an episode when rldg/sim/success turns true")
     auto_start: bool = param(False, help="start the next episode without an operator command")
@@ -55,25 +58,29 @@ class TeleopEpisodes(RldgNode):
         except ImportError:  # a real cell without the sim installed
             pass
         self.time_limit = self.time_limit or 60.0
+        self.limit_steps = int(round(self.time_limit * c.control_hz))
+        self.steps = 0
         self.auto = c.auto_start or c.input in ("expert", "human_like")
         self.running = False
         self.starting = False
         self.episode_id = 0
         self.done = 0
         self.successes = 0
-        self.started_at = 0.0
         self.gt_success = False
         self.pub = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
         self.reset_client = self.create_client(ResetEpisode, topics.RESET_EPISODE.name, callback_group=group)
         self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_command, callback_group=group)
         self.create_subscription(Bool, topics.SIM_SUCCESS.name, self._on_success, RELIABLE_10)
+        self.create_subscription(RobotState, topics.ROBOT_STATE.name, self._on_state, RELIABLE_10)
         self.create_timer(0.1, self._tick, callback_group=group)
-
-    def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_success(self, msg: Bool) -> None:
         self.gt_success = bool(msg.data)
+
+    def _on_state(self, msg: RobotState) -> None:  # noqa: ARG002 - one state per control step
+        with self.lock:
+            if self.running:
+                self.steps += 1
 
     def _event(self, kind: int, success: bool = False, reason: str = "", steps: int = 0) -> None:
         e = EpisodeEvent()
@@ -100,7 +107,7 @@ class TeleopEpisodes(RldgNode):
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
                 return
             self.episode_id = int(r.episode_id)
-            self.running, self.gt_success, self.started_at = True, False, self.now()
+            self.running, self.gt_success, self.steps = True, False, 0
             self._event(EpisodeEvent.EVENT_START)
             self.get_logger().info(f"episode {self.episode_id} started (seed {r.seed}): {self.instruction}")
 
@@ -110,8 +117,7 @@ class TeleopEpisodes(RldgNode):
         self.running = False
         self.done += 1
         self.successes += int(success)
-        steps = int(round((self.now() - self.started_at) * 10))
-        self._event(EpisodeEvent.EVENT_END, success, reason, steps)
+        self._event(EpisodeEvent.EVENT_END, success, reason, self.steps)
         self.get_logger().info(f"episode {self.episode_id} ended: {reason} ({self.successes}/{self.done} successes)")
 
     def _tick(self) -> None:
@@ -119,7 +125,7 @@ class TeleopEpisodes(RldgNode):
             if self.running:
                 if self.cfg.end_on_ground_truth and self.gt_success:
                     self._end(True, "success")
-                elif self.now() - self.started_at > self.time_limit:
+                elif self.steps >= self.limit_steps:
                     self._end(False, "timeout")
             elif self.auto:
                 self._start()
