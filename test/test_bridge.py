@@ -165,3 +165,13 @@ def test_bridge_as_fast_as_possible_publishes_sim_clock(ros_env, ros_context):
         proc.terminate()
         err = proc.communicate(timeout=20)[1]
     assert proc.returncode == 0, err
+
+
+def test_robot_state_message_round_trip():
+    from rldg_ros.nodes.convert import robot_state_msg, robot_state_to_array
+
+    state = np.arange(20, dtype=np.float32) / 10
+    msg = robot_state_msg(state, np.arange(7.0), np.zeros(7), True, None, holding=True, limited=True, mode=2)
+    np.testing.assert_allclose(robot_state_to_array(msg), state, rtol=1e-6)
+    assert msg.gripper_closed and msg.holding and msg.safety_limited and msg.control_mode == 2
+    assert list(msg.joint_positions) == list(np.arange(7.0))

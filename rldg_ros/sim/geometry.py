@@ -29,19 +29,6 @@ def quat_to_mat(q: np.ndarray) -> np.ndarray:
     return m.reshape(3, 3)
 
 
-def mat_to_quat(m: np.ndarray) -> np.ndarray:
-    q = np.zeros(4)
-    mujoco.mju_mat2Quat(q, np.asarray(m, float).reshape(9))
-    return q
-
-
-def quat_error(q_target: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Rotation vector (world frame) that turns ``q`` into ``q_target``."""
-    local = np.zeros(3)
-    mujoco.mju_subQuat(local, np.asarray(q_target, float), np.asarray(q, float))
-    return quat_to_mat(q) @ local
-
-
 def look_at_xyaxes(pos, target, up) -> list[float]:
     """MuJoCo camera ``xyaxes`` for a camera at ``pos`` looking at ``target`` (all in the parent frame)."""
     f = np.asarray(target, float) - np.asarray(pos, float)
