@@ -43,9 +43,10 @@ def test_scripted_teleop_records_successful_episodes(ros_env, ros_context):
     try:
         ends = lambda: [e for e in events if e.event == EpisodeEvent.EVENT_END]  # noqa: E731
         assert _spin_until(ex, lambda: len(ends()) >= 2, 90), [(e.event, e.reason) for e in events]
+        # episode 1 starts as soon as the graph is up: a subscriber that matched later may miss that START
         starts = [e for e in events if e.event == EpisodeEvent.EVENT_START]
-        assert len(starts) >= 2 and starts[0].task_id == "connector_insertion/vga"
-        assert "vga" in starts[0].language_instruction
+        assert starts and all(e.task_id == "connector_insertion/vga" for e in starts)
+        assert all("vga" in e.language_instruction for e in starts)
         assert all(e.success and e.reason == "success" and 0 < e.num_steps < 100 for e in ends()[:2])
         assert ends()[1].episode_id == ends()[0].episode_id + 1
     finally:
