@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE ?= 1
 
 .PHONY: setup test lint demo bench lock clean distclean
 
-setup: $(STAMPS)/editable $(STAMPS)/msgs $(STAMPS)/sim
+setup: $(STAMPS)/editable $(STAMPS)/msgs $(STAMPS)/sim $(STAMPS)/ml
 	@echo "setup: ok ($(VENV), rldg_msgs built in ws/install)"
 
 $(STAMPS)/apt: scripts/apt_deps.sh
@@ -34,6 +34,11 @@ $(STAMPS)/deps: $(BIN)/python requirements/constraints.txt requirements/core.txt
 $(STAMPS)/sim: $(STAMPS)/deps requirements/sim.txt requirements/panel.txt
 	$(PIP) -r requirements/sim.txt -r requirements/panel.txt
 	$(PIP) --no-deps gym-hil
+	@touch $@
+
+# learning on CPU: JAX/flax/optax (reward classifier, RL specialists), TensorBoard logs, plots
+$(STAMPS)/ml: $(STAMPS)/deps requirements/ml.txt
+	$(PIP) -r requirements/ml.txt
 	@touch $@
 
 $(STAMPS)/msgs: $(STAMPS)/deps $(MSGS) scripts/build_msgs.sh scripts/fix_ros_cmake_paths.py scripts/install_msgs_pth.py

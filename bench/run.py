@@ -22,6 +22,7 @@ BENCHMARKS = {
     "dds_latency": ("dds_latency.py", "measure"),
     "sim": ("sim.py", "measure"),
     "mux": ("mux.py", "measure"),
+    "reward": ("reward.py", "measure"),
 }
 
 

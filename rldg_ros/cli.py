@@ -10,7 +10,6 @@ from rldg_ros import __version__
 
 #: subcommands of the design that later issues deliver: name -> (issue, what it will do)
 PLANNED = {
-    "reward": (5, "collect data for, train and evaluate the reward classifier"),
     "record": (7, "record a graph's topics to rosbag2"),
     "convert": (7, "convert rosbag2 recordings to an RLDS dataset"),
     "pretrain": (8, "pretrain a tiny generalist on multi-task sim data"),
@@ -146,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the main job on the embedded default (what 'make demo' runs)")
     s.add_argument("--duration", type=float, default=5.0, help="seconds to run the smoke graph")
     s.set_defaults(func=_cmd_demo)
+
+    from rldg_ros.reward.cli import add_parser as add_reward
+
+    add_reward(sub)
 
     for name, (issue, what) in PLANNED.items():
         s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")

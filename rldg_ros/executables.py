@@ -17,11 +17,11 @@ NODES: dict[str, str] = {
     "spacemouse_hid": "rldg_ros.nodes.spacemouse_hid:SpaceMouseHid",
     "keyboard_teleop": "rldg_ros.nodes.keyboard_teleop:KeyboardTeleop",
     "teleop_episodes": "rldg_ros.nodes.teleop_episodes:TeleopEpisodes",
+    "reward_classifier": "rldg_ros.nodes.reward_classifier:RewardClassifierNode",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "reward_classifier": 5,
     "rl_actor": 6,
     "rl_learner": 6,
     "recorder": 7,

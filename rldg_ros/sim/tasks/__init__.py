@@ -35,3 +35,20 @@ def make_task(task_id: str) -> Task:
         return TASKS[task_id]()
     except KeyError:
         raise KeyError(f"unknown task {task_id!r}; tasks: {sorted(TASKS)}") from None
+
+
+def expand_tasks(spec: str, include_unseen: bool = True) -> list[str]:
+    """``"connector_insertion/usb,pick_place/train"`` -> those ids; a family name (``connector_insertion``) -> its
+    variants (only the seen ones unless ``include_unseen``). Unknown names raise ``KeyError`` listing the tasks."""
+    out: list[str] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if part in TASKS:
+            ids = [part]
+        else:
+            ids = [t for t in TASKS if t.split("/")[0] == part and "/" in t and (include_unseen or SEEN[t])]
+            if not ids:
+                raise KeyError(f"unknown task or task family {part!r}; tasks: {sorted(TASKS)}")
+        out.extend(t for t in ids if t not in out)
+    if not out:
+        raise KeyError("no task given")
+    return out

@@ -40,10 +40,12 @@ CONNECTORS = {c.name: c for c in (
 
 PORT_POS = np.array([0.55, 0.0])  # fixed port position (x, y), m
 PORT_HEIGHT = 0.025  # top of the port above the table
-PEG_OUT = 0.030  # peg length below the TCP (tip = TCP + 3 cm along the approach axis)
+PEG_OUT = 0.040  # peg length below the TCP (tip = TCP + 4 cm along the approach axis): the fingers stay clear of
+# the port top until the tip is ~22 mm deep, so the connector seats on the port's floor, not on the fingers
 PEG_IN = 0.010  # peg length inside the fingers
 WALL = 0.012  # port wall thickness
 INSERT_DEPTH = 0.012  # success: tip this far below the port's top face
+SEAT_DEPTH = 0.016  # the hole's floor: a fully inserted connector seats here (as a real plug's housing stops it)
 
 
 def _mirror(poly: np.ndarray) -> np.ndarray:
@@ -92,6 +94,11 @@ class PegInsertion(Task):
                           pos=[centre[0], centre[1], PORT_HEIGHT / 2], quat=geo.yaw_quat(yaw),
                           rgba=self.port_rgba, contype=3, conaffinity=3, solref=[0.004, 1],
                           friction=[0.4, 0.005, 0.0001], condim=3)
+        reach = float(np.max(np.linalg.norm(hole, axis=1))) + w
+        floor_h = PORT_HEIGHT - SEAT_DEPTH
+        port.add_geom(name="port_floor", type=mujoco.mjtGeom.mjGEOM_BOX, size=[reach, reach, floor_h / 2],
+                      pos=[0, 0, floor_h / 2], rgba=self.port_rgba, contype=3, conaffinity=3, solref=[0.004, 1],
+                      friction=[0.4, 0.005, 0.0001], condim=3)
         port.add_site(name="port_top", pos=[0, 0, PORT_HEIGHT], size=[0.001] * 3, group=4)
 
     def sample_port(self, rng: np.random.Generator) -> tuple[np.ndarray, float]:  # noqa: ARG002
@@ -143,7 +150,7 @@ class PegInsertion(Task):
         # hysteresis: a descent that started aligned continues while the error stays within 1.5x the tolerance
         descending = tip[2] < above + 0.002 and err <= 1.5 * style.align_tolerance
         if in_hole or (yaw_ok and (err <= style.align_tolerance or descending)):
-            goal_tip = np.array([port[0], port[1], PORT_HEIGHT - INSERT_DEPTH - 0.004])
+            goal_tip = np.array([port[0], port[1], PORT_HEIGHT - SEAT_DEPTH])  # seated
             # precise until the peg is in: the demonstrator slows down at the hole's mouth
             return Waypoint(goal_tip + offset, goal_yaw, precise=not in_hole, descend=True)
         goal_tip = np.array([port[0], port[1], max(above, min(tip[2], above + 0.03))])
