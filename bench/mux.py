@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from stamped import paced_latency, stamp_ns
 
 
 def measure(seconds: float = 30.0) -> dict:
@@ -32,37 +32,21 @@ def measure(seconds: float = 30.0) -> dict:
     clock = node.get_clock()
     direct, through = {}, {}
 
-    def stamp_of(m) -> int:
-        return m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec
-
     node.create_subscription(Action, topics.POLICY_ACTION.name,
-                             lambda m: direct.setdefault(stamp_of(m), clock.now().nanoseconds), RELIABLE_10)
+                             lambda m: direct.setdefault(stamp_ns(m), clock.now().nanoseconds), RELIABLE_10)
     node.create_subscription(Action, topics.COMMAND.name,
-                             lambda m: through.setdefault(stamp_of(m), clock.now().nanoseconds), RELIABLE_10)
+                             lambda m: through.setdefault(stamp_ns(m), clock.now().nanoseconds), RELIABLE_10)
     pub = node.create_publisher(Action, topics.POLICY_ACTION.name, RELIABLE_10)
-    sent = []
+
+    def publish() -> int:
+        m = Action()
+        m.header.stamp = clock.now().to_msg()
+        m.action = [0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+        pub.publish(m)
+        return stamp_ns(m)
+
     try:
-        deadline = time.monotonic() + 30
-        while not through and time.monotonic() < deadline:  # warm up until the mux answers
-            m = Action()
-            m.header.stamp = clock.now().to_msg()
-            pub.publish(m)
-            rclpy.spin_once(node, timeout_sec=0.1)
-        direct.clear()
-        through.clear()
-        end, nxt = time.monotonic() + seconds, time.monotonic()
-        while time.monotonic() < end:
-            if time.monotonic() >= nxt:
-                m = Action()
-                m.header.stamp = clock.now().to_msg()
-                m.action = [0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
-                sent.append(stamp_of(m))
-                pub.publish(m)
-                nxt += 0.1
-            rclpy.spin_once(node, timeout_sec=0.002)
-        time.sleep(0.5)
-        for _ in range(50):
-            rclpy.spin_once(node, timeout_sec=0.01)
+        sent, t = paced_latency(node, publish, through, seconds)
         d = np.array([(direct[s] - s) / 1e6 for s in sent if s in direct])
         t = np.array([(through[s] - s) / 1e6 for s in sent if s in through])
         return {"rate_hz": 10.0, "seconds": seconds, "results": {

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from stamped import paced_latency, stamp_ns
 
 
 def measure(seconds: float = 30.0) -> dict:
@@ -50,30 +51,17 @@ def measure(seconds: float = 30.0) -> dict:
     clock = node.get_clock()
     received: dict[int, int] = {}
 
-    def stamp_of(m) -> int:
-        return m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec
-
     node.create_subscription(Reward, topics.REWARD.name,
-                             lambda m: received.setdefault(stamp_of(m), clock.now().nanoseconds), RELIABLE_10)
+                             lambda m: received.setdefault(stamp_ns(m), clock.now().nanoseconds), RELIABLE_10)
     pub = node.create_publisher(Image, topics.POLICY_IMAGE.name, SENSOR)
-    sent = []
+
+    def publish() -> int:
+        m = image_msg(img, clock.now().to_msg(), "camera")
+        pub.publish(m)
+        return stamp_ns(m)
+
     try:
-        deadline = time.monotonic() + 60
-        while not received and time.monotonic() < deadline:  # warm up until the node answers
-            pub.publish(image_msg(img, clock.now().to_msg(), "camera"))
-            rclpy.spin_once(node, timeout_sec=0.1)
-        received.clear()
-        end, nxt = time.monotonic() + seconds, time.monotonic()
-        while time.monotonic() < end:
-            if time.monotonic() >= nxt:
-                m = image_msg(img, clock.now().to_msg(), "camera")
-                sent.append(stamp_of(m))
-                pub.publish(m)
-                nxt += 0.1
-            rclpy.spin_once(node, timeout_sec=0.002)
-        for _ in range(100):
-            rclpy.spin_once(node, timeout_sec=0.01)
-        lat = np.array([(received[s] - s) / 1e6 for s in sent if s in received])
+        sent, lat = paced_latency(node, publish, received, seconds)
         return {"rate_hz": 10.0, "seconds": seconds, "image": [128, 128, 3], "results": {
             "images_sent": len(sent), "rewards_received": int(lat.size),
             "latency_ms_median": float(np.median(lat)), "latency_ms_p99": float(np.percentile(lat, 99)),

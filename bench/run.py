@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))  # benchmarks share bench/stamped.py
 
 # name -> (module file, function)
 BENCHMARKS = {

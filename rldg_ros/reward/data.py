@@ -7,12 +7,14 @@ On-disk format (a directory, ``FORMAT`` / ``VERSION`` below):
 * ``shard-NNNNN.npz`` - ``images`` uint8 [N, H, W, 3]; ``labels`` uint8 [N] (1 = success); ``episode`` int32 [N]
   (episode ids are unique across the dataset's shards); ``step`` int32 [N] (control step in the episode);
   ``task`` int16 [N] (index into ``tasks``); ``phase`` uint8 [N] (0 = task rollout, 1 = after-success exploration,
-  2 = withdrawal).
+  2 = withdrawal, 3 = survey).
 
 Sim labels come from the cell's ground truth. On a real robot the same files are written from frames the operator
 marks (success / failure) in the panel, or from recorded bags once recording lands.
 
-Collection protocol (per episode, the HIL-SERL recipe transcribed to a scripted operator): a demonstrator
+Collection protocol (per episode, the HIL-SERL recipe transcribed to a scripted operator): the operator first
+moves the robot around at random for ``survey_steps`` (views of the workspace the task never passes through, so
+they are known negatives), then a demonstrator
 (``expert`` and ``human_like`` alternately) runs the task; after a success the "operator" keeps the robot in and
 around the success state for ``explore_steps`` (small random motions: positives, and the negatives they cause), then
 withdraws along the approach axis for ``withdraw_steps`` (near-boundary negatives). Failed episodes contribute their
@@ -30,7 +32,7 @@ import numpy as np
 
 FORMAT = "rldg-reward-frames"
 VERSION = 1
-PHASES = ("rollout", "explore", "withdraw")
+PHASES = ("rollout", "explore", "withdraw", "survey")
 
 
 @dataclass
@@ -130,6 +132,7 @@ def read_frames(path: str | Path) -> tuple[Frames, dict]:
 # -- sim collection ----------------------------------------------------------------------------------------------
 @dataclass
 class CollectProtocol:
+    survey_steps: int = 5  # random moves at the start of the episode
     explore_steps: int = 12  # after a success: small random motions around the success state
     explore_scale: float = 0.25  # |action| of those motions (fraction of the action range)
     withdraw_steps: int = 8  # then back out along the approach axis
@@ -146,9 +149,19 @@ def sim_episode(env, policy_name: str, seed: int, protocol: CollectProtocol) -> 
     obs, info = env.reset(seed=seed)
     pol = make_policy(policy_name, env, seed=seed)
     step = 0
-    yield obs["wrist"], bool(info["success"]), step, 0
+    yield obs["wrist"], bool(info["success"]), step, 3
+    grip0 = -1.0 if env.task.grasping else 1.0  # as the episode starts: open to grasp, closed on a held object
+    for _ in range(protocol.survey_steps):
+        a = np.zeros(7)
+        a[:3] = rng.uniform(-1.0, 1.0, 3)
+        a[5] = rng.uniform(-1.0, 1.0)
+        a[6] = grip0
+        obs, _, _, _, info = env.step(a)
+        step += 1
+        yield obs["wrist"], bool(info["success"]), step, 3
     done = False
-    while not done and step < env.task.time_limit:
+    limit = step + env.task.time_limit
+    while not done and step < limit:
         obs, _, done, _, info = env.step(pol.act(obs))
         step += 1
         yield obs["wrist"], bool(info["success"]), step, 0

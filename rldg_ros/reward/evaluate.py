@@ -4,7 +4,9 @@ Held-out seeded episodes (default seeds from 100000, never used by ``collect``'s
 protocol of :mod:`rldg_ros.reward.data` (demonstrator rollout, exploration around success, withdrawal), so the
 frames include the hard cases near the success boundary. Per task:
 
-* frame precision and recall at the checkpoint's threshold (every frame of every episode counts),
+* frame precision and recall at the checkpoint's threshold (every frame of every episode counts), and the same
+  for the frames of policy rollouts alone (``rollout``: what the node judges while RL runs, episodes ending at
+  success), besides the exploration and withdrawal frames that probe the success boundary,
 * false terminations: episodes in which the k-frame latch fires while the task is not actually solved
   (an RL episode would end early and be rewarded for a failure),
 * missed terminations: successful episodes in which the latch never fires while the task is solved.
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rldg_ros.reward.data import CollectProtocol, collect_sim
+from rldg_ros.reward.data import PHASES, CollectProtocol, collect_sim
 from rldg_ros.reward.model import SuccessClassifier, SuccessLatch
 from rldg_ros.reward.train import pr_at
 
@@ -60,11 +62,18 @@ def evaluate(model: str | Path, tasks: list[str], episodes: int, *, k: int = 3, 
             missed += m
             n_success += bool(frames.labels[i].any())
         pos = frames.labels == 1
+        by_phase = {}
+        for k, name in enumerate(PHASES):
+            sel = frames.phase == k
+            if sel.any():
+                pp, rr = pr_at(probs[sel], frames.labels[sel], clf.threshold)
+                by_phase[name] = {"frames": int(sel.sum()), "positives": int(frames.labels[sel].sum()),
+                                  "precision": pp, "recall": rr}
         results["tasks"][task_id] = {
             "seen": SEEN.get(task_id, True), "in_training_data": task_id in clf.info.tasks,
             "frames": len(frames), "positives": int(pos.sum()), "precision": precision, "recall": recall,
             "episodes": episodes, "successful_episodes": n_success,
-            "false_terminations": int(false_term), "missed_terminations": int(missed),
+            "false_terminations": int(false_term), "missed_terminations": int(missed), "by_phase": by_phase,
             "mean_p_positive": float(probs[pos].mean()) if pos.any() else None,
             "mean_p_negative": float(probs[~pos].mean()) if (~pos).any() else None,
         }
@@ -76,11 +85,16 @@ def markdown(results: dict) -> str:
              f"Threshold {results['threshold']:.3f}, success latched after k = {results['k']} frames, "
              f"{results['episodes_per_task']} held-out episodes per task (seeds from {results['seed']}); trained on "
              f"{', '.join(results['trained_on'])}.", "",
+             "Precision and recall over all frames; in brackets over the policy-rollout frames alone (the exploration "
+             "and withdrawal frames probe the success boundary on purpose).", "",
              "| task | in training data | frames (positive) | precision | recall | false terminations | "
              "missed terminations |", "|---|---|---|---|---|---|---|"]
     for t, r in results["tasks"].items():
+        ro = r["by_phase"].get("rollout", {})
+        rp = f" ({ro['precision']:.3f})" if ro else ""
+        rr = f" ({ro['recall']:.3f})" if ro else ""
         lines.append(f"| {t} | {'yes' if r['in_training_data'] else 'no (unseen)'} | {r['frames']} "
-                     f"({r['positives']}) | {r['precision']:.3f} | {r['recall']:.3f} | "
+                     f"({r['positives']}) | {r['precision']:.3f}{rp} | {r['recall']:.3f}{rr} | "
                      f"{r['false_terminations']}/{r['episodes']} | {r['missed_terminations']}/"
                      f"{r['successful_episodes']} |")
     return "\n".join(lines) + "\n"

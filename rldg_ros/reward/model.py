@@ -1,6 +1,6 @@
 """The success classifier: a small CNN over one wrist image -> P(success), in JAX/flax.
 
-Architecture (HIL-SERL-like, scaled to a CPU): 4 strided 3x3 conv blocks (GroupNorm, ReLU) down to an 8x8 grid, then a
+Architecture (HIL-SERL-like, scaled to a CPU): 3 strided 3x3 conv blocks (GroupNorm, ReLU) down to a 16x16 grid, then a
 *learned spatial embedding* (a per-location, per-channel weighting summed over the grid, as HIL-SERL's image
 encoder uses instead of global pooling, so *where* things are in the image still counts: an inserted connector
 differs from a hovering one mostly by where the port sits under the fingers), dropout, a 256-unit MLP and one logit.
@@ -27,7 +27,7 @@ VERSION = 1
 @dataclass
 class ArchConfig:
     image_size: int = 128
-    channels: tuple[int, ...] = (16, 32, 64, 64)
+    channels: tuple[int, ...] = (16, 32, 64)
     embed_features: int = 8  # learned spatial embedding: features per channel
     hidden: int = 256
     dropout: float = 0.1
