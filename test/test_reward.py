@@ -184,3 +184,14 @@ def test_cli_collect_writes_a_budgeted_dataset(tmp_path, capsys):
     assert meta["protocol"]["collected"]["positive"] > 5 and meta["source"] == "sim ground truth"
     assert "kept 5 / 20" in capsys.readouterr().out
     assert main(["reward", "collect", "--task", "connector_insertion/usb", "--out", str(out)]) == 2
+
+
+def test_coverage_keeps_rare_views_and_drops_duplicates():
+    from rldg_ros.reward.data import coverage_order
+
+    rng = np.random.default_rng(0)
+    common = np.repeat(rng.integers(0, 255, (1, 32, 32, 3), dtype=np.uint8), 50, axis=0)  # 50 identical frames
+    rare = rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)  # 3 distinct views
+    images = np.concatenate([common, rare])
+    picked = set(coverage_order(images, 4).tolist())
+    assert {50, 51, 52} <= picked and len(picked) == 4  # all rare views, one copy of the common one

@@ -18,7 +18,8 @@ they are known negatives), then a demonstrator
 (``expert`` and ``human_like`` alternately) runs the task; after a success the "operator" keeps the robot in and
 around the success state for ``explore_steps`` (small random motions: positives, and the negatives they cause), then
 withdraws along the approach axis for ``withdraw_steps`` (near-boundary negatives). Failed episodes contribute their
-frames as negatives. The result is subsampled to the frame budget, keeping near-boundary negatives first.
+frames as negatives. The result is subsampled to the frame budget: near-boundary negatives first, the rest by
+coverage of image space (k-center on thumbnails, no labels or model involved).
 """
 
 from __future__ import annotations
@@ -230,16 +231,42 @@ def near_boundary(frames: Frames, window: int = 4) -> np.ndarray:
     return out
 
 
+def thumbnails(images: np.ndarray, side: int = 16) -> np.ndarray:
+    """[N, H, W, 3] uint8 -> [N, side*side*3] float32 block means (a cheap image descriptor for coverage)."""
+    n, h, w, c = images.shape
+    fh, fw = h // side, w // side
+    x = images[:, :fh * side, :fw * side].reshape(n, side, fh, side, fw, c).mean(axis=(2, 4))
+    return (x / 255.0).reshape(n, -1).astype(np.float32)
+
+
+def coverage_order(images: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``k`` frames chosen greedily to cover image space (k-center on thumbnails): every pick is the frame
+    farthest from those already picked, so rare views (the port far off to one side) are kept and near-duplicates
+    (a peg resting on the port for 30 frames) are not. Uses no labels and no model."""
+    n = len(images)
+    if k >= n:
+        return np.arange(n)
+    feats = thumbnails(images)
+    first = int(np.random.default_rng(seed).integers(n))
+    chosen = [first]
+    dist = np.sum((feats - feats[first]) ** 2, axis=1)
+    for _ in range(k - 1):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.sum((feats - feats[nxt]) ** 2, axis=1))
+    return np.array(chosen)
+
+
 def subsample(frames: Frames, max_positive: int, max_negative: int, seed: int = 0) -> Frames:
-    """At most ``max_positive`` positives and ``max_negative`` negatives; near-boundary negatives are kept first
-    (up to half the negative budget), the rest uniformly."""
+    """At most ``max_positive`` positives and ``max_negative`` negatives: near-boundary negatives first (up to half
+    the negative budget, at random), then the rest of each class by coverage of image space (:func:`coverage_order`)."""
     rng = np.random.default_rng(seed)
     pos = np.flatnonzero(frames.labels == 1)
     hard = np.flatnonzero(near_boundary(frames))
     easy = np.setdiff1d(np.flatnonzero(frames.labels == 0), hard)
-    pos = rng.permutation(pos)[:max_positive]
+    pos = pos[coverage_order(frames.images[pos], max_positive, seed)]
     hard = rng.permutation(hard)[:max_negative // 2]
-    easy = rng.permutation(easy)[:max_negative - len(hard)]
+    easy = easy[coverage_order(frames.images[easy], max_negative - len(hard), seed)]
     return frames.take(np.sort(np.concatenate([pos, hard, easy])))
 
 
