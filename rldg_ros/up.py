@@ -92,7 +92,7 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
-    from rldg_ros.nodes.base import node_class
+    from rldg_ros.nodes.base import freeze_heap, node_class
 
     stopper = _Stopper(duration)
     rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -103,6 +103,7 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
             node = node_class(n.spec.executable)(n.spec.name, cli_args=n.ros_args(), use_global_arguments=False)
             started.append(node)
             executor.add_node(node)
+        freeze_heap()
         log(f"up: {len(started)} node(s) in one process: {', '.join(x.get_name() for x in started)}", flush=True)
         healthy = spin_until_stopped(executor, lambda: stopper.should_stop() or any(n.fatal_error for n in started))
         failed = [f"{n.get_name()}: {n.fatal_error}" for n in started if n.fatal_error]
