@@ -2,11 +2,11 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.stderr_watch import StderrWatcher, wait_until
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
@@ -46,21 +46,25 @@ def test_camera_node_adapts_frames_and_drops_bad_ones(ros_env, ros_context):
     bgr.encoding = "bgr8"
     bad = image_msg(frame, None, "cam")
     bad.data = bytes(bad.data)[:-10]  # truncated
+    watch = StderrWatcher(proc)
+
+    def step():
+        for msg in (bad, bgr):
+            msg.header.stamp = node.get_clock().now().to_msg()
+            pub.publish(msg)
+        pub_info.publish(camera_info(640, 480, 42.5, node.get_clock().now().to_msg(), "cam"))
+        ex.spin_once(timeout_sec=0.1)
+
     try:
-        end = time.monotonic() + 20
-        while (len(out) < 3 or not infos) and time.monotonic() < end:
-            for msg in (bad, bgr):
-                msg.header.stamp = node.get_clock().now().to_msg()
-                pub.publish(msg)
-            pub_info.publish(camera_info(640, 480, 42.5, node.get_clock().now().to_msg(), "cam"))
-            ex.spin_once(timeout_sec=0.1)
+        # best-effort 900 KB frames may be lost on a loaded machine: publish until good frames came out and a bad
+        # one was seen and dropped
+        wait_until(lambda: len(out) >= 3 and infos and watch.seen("frame dropped: malformed image"), 60, step)
         assert len(out) >= 3 and infos, "camera node produced nothing"
         img = image_to_array(out[-1])
         expected, _ = crop_resize(frame, 128)
         np.testing.assert_array_equal(img, expected)  # bgr8 in -> rgb8 out, same crop/resize
     finally:
         node.destroy_node()
-        proc.terminate()
-        err = proc.communicate(timeout=20)[1]
+        err = watch.stop()
     assert proc.returncode == 0
     assert "frame dropped: malformed image" in err

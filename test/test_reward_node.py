@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 from helpers.reward_data import scene, write_synthetic
+from helpers.stderr_watch import StderrWatcher, wait_until
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -81,6 +82,7 @@ def _stop(proc) -> str:
 
 def test_classifier_node_latches_resets_and_rejects_bad_frames(model, ros_env, ros_context):
     proc = _start(["-p", f"model:={model}", "-p", "k:=3", "-p", "task:=pick_place/train"], ros_env)
+    watch = StderrWatcher(proc)
     probe = Probe(ros_context)
     rng = np.random.default_rng(5)
     try:
@@ -105,17 +107,23 @@ def test_classifier_node_latches_resets_and_rejects_bad_frames(model, ros_env, r
         probe.spin(0.5)
         assert not probe.send(scene(rng, True)).success
 
-        # bad frames: wrong size, unsupported encoding -> nothing published, an error logged
+        # bad frames: wrong size, unsupported encoding -> nothing published, an error logged (sent until the log
+        # shows both: best-effort frames may be lost on a loaded machine)
         n = len(probe.rewards)
-        assert probe.send(np.zeros((64, 64, 3), np.uint8), timeout=1.5) is None
-        assert probe.send(scene(rng, True), encoding="mono16", timeout=1.5) is None
+        wrong_size = "image rejected: 64x64 image, the model takes 32x32"
+        wrong_encoding = "image rejected: unsupported image encoding 'mono16'"
+
+        def send_bad():
+            probe.send(np.zeros((64, 64, 3), np.uint8), timeout=0.2)
+            probe.send(scene(rng, True), encoding="mono16", timeout=0.2)
+
+        assert wait_until(lambda: watch.seen(wrong_size) and watch.seen(wrong_encoding), 30, send_bad), watch.text
         assert len(probe.rewards) == n
         assert probe.send(scene(rng, True)) is not None  # still alive
     finally:
-        err = _stop(proc)
         probe.node.destroy_node()
-    assert "image rejected: 64x64 image, the model takes 32x32" in err
-    assert "image rejected: unsupported image encoding 'mono16'" in err
+        err = watch.stop()
+    assert proc.returncode == 0, err
     assert "was trained on ['connector_insertion/usb'], not on 'pick_place/train'" in err
 
 

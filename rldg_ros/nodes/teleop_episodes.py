@@ -67,6 +67,7 @@ class TeleopEpisodes(RldgNode):
         self.done = 0
         self.successes = 0
         self.gt_success = False
+        self.armed = False
         self.pub = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
         self.reset_client = self.create_client(ResetEpisode, topics.RESET_EPISODE.name, callback_group=group)
         self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_command, callback_group=group)
@@ -75,7 +76,12 @@ class TeleopEpisodes(RldgNode):
         self.create_timer(0.1, self._tick, callback_group=group)
 
     def _on_success(self, msg: Bool) -> None:
-        self.gt_success = bool(msg.data)
+        # a success counts only after this episode has reported "not solved" once: a True from before the reset
+        # can arrive after the START on a loaded machine and would end the new episode at step 0
+        with self.lock:
+            if not msg.data:
+                self.armed = True
+            self.gt_success = bool(msg.data) and self.armed
 
     def _on_state(self, msg: RobotState) -> None:  # noqa: ARG002 - one state per control step
         with self.lock:
@@ -107,7 +113,7 @@ class TeleopEpisodes(RldgNode):
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
                 return
             self.episode_id = int(r.episode_id)
-            self.running, self.gt_success, self.steps = True, False, 0
+            self.running, self.gt_success, self.armed, self.steps = True, False, False, 0
             self._event(EpisodeEvent.EVENT_START)
             self.get_logger().info(f"episode {self.episode_id} started (seed {r.seed}): {self.instruction}")
 
