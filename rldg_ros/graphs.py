@@ -166,6 +166,7 @@ GRAPHS: dict[str, GraphSpec] = {
             "record demonstrations by teleoperation (or a scripted demonstrator)",
             (TASK, ROBOT, CAMERA, INPUT, BAG_DIR,
              ArgSpec("episodes", "0", "stop after this many episodes (0: until stopped)"),
+             ArgSpec("time_limit_s", "0.0", "episode time limit in seconds of control steps (0: the task's own)"),
              ArgSpec("record", "false", "record the graph's topics to rosbag2 (the recorder lands with issue #7)",
                      ("true", "false"))),
             (
@@ -174,7 +175,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse")),
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
                 NodeSpec("teleop_episodes", "teleop_episodes", parameters={
-                    "task": Arg("task"), "input": Arg("input"), "episodes": Arg("episodes")}),
+                    "task": Arg("task"), "input": Arg("input"), "episodes": Arg("episodes"),
+                    "time_limit_s": Arg("time_limit_s")}),
                 _RECORDER,
             ),
         ),

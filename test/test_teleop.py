@@ -38,16 +38,19 @@ def _spin_until(ex, pred, timeout):
 
 
 def test_scripted_teleop_records_successful_episodes(ros_env, ros_context):
-    proc = _graph(ros_env, "input:=expert", "episodes:=2", "task:=connector_insertion/vga")
+    # a generous limit: an overloaded machine runs the loop late, the watchdog holds the robot, progress per step
+    # drops (the limit counts control steps); the expert needs ~40 of them when the loop keeps up
+    proc = _graph(ros_env, "input:=expert", "episodes:=2", "task:=connector_insertion/vga", "time_limit_s:=60")
     node, ex, events = _probe(ros_context)
     try:
         ends = lambda: [e for e in events if e.event == EpisodeEvent.EVENT_END]  # noqa: E731
-        assert _spin_until(ex, lambda: len(ends()) >= 2, 90), [(e.event, e.reason) for e in events]
+        assert _spin_until(ex, lambda: len(ends()) >= 2, 150), [(e.event, e.reason) for e in events]
         # episode 1 starts as soon as the graph is up: a subscriber that matched later may miss that START
         starts = [e for e in events if e.event == EpisodeEvent.EVENT_START]
         assert starts and all(e.task_id == "connector_insertion/vga" for e in starts)
         assert all("vga" in e.language_instruction for e in starts)
-        assert all(e.success and e.reason == "success" and 0 < e.num_steps < 100 for e in ends()[:2])
+        assert all(e.success and e.reason == "success" and 0 < e.num_steps < 600 for e in ends()[:2]), \
+            [(e.episode_id, e.success, e.reason, e.num_steps) for e in ends()]
         assert ends()[1].episode_id == ends()[0].episode_id + 1
     finally:
         node.destroy_node()
