@@ -45,13 +45,12 @@ def demo_reward(out: Path, task: str) -> int:
     """A reduced version of the reward stage: 8 collection episodes, 600 training steps, 5 eval episodes/task."""
     import shutil
 
-    from rldg_ros.reward.data import CollectProtocol, collect_sim, protocol_dict, subsample, write_frames
+    from rldg_ros.reward.data import collect_dataset
     from rldg_ros.reward.evaluate import evaluate, markdown, write_report
     from rldg_ros.reward.train import TrainConfig, train
 
     shutil.rmtree(out, ignore_errors=True)
-    frames = subsample(collect_sim([task], 8, seed=0), 300, 1500)
-    write_frames(out / "frames", frames, [task], source="sim ground truth", protocol=protocol_dict(CollectProtocol()))
+    collect_dataset(out / "frames", [task], 8)
     train(out / "frames", out / "model", TrainConfig(steps=600))
     results = evaluate(out / "model", [task, "connector_insertion/type_c"], 5)
     write_report(results, out / "eval")

@@ -15,7 +15,6 @@ names the problem; nothing is published for it.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +54,6 @@ class RewardClassifierNode(RldgNode):
         self.published = 0
         self.clf = None
         self.sim_success = False
-        self._lock = threading.Lock()
         if cfg.source == "classifier":
             if not cfg.model:
                 self.fail("reward_classifier: source is 'classifier' but no model is set (model:=<checkpoint dir> "
@@ -89,9 +87,8 @@ class RewardClassifierNode(RldgNode):
         self.sim_success = bool(msg.data)
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
-        if msg.event == EpisodeEvent.EVENT_START:
-            with self._lock:
-                self.latch.reset()
+        if msg.event == EpisodeEvent.EVENT_START:  # callbacks of one node never overlap (one exclusive group)
+            self.latch.reset()
 
     def _reject(self, why: str) -> None:
         self.rejected += 1
@@ -118,13 +115,12 @@ class RewardClassifierNode(RldgNode):
         p = self.probability(msg)
         if p is None or not np.isfinite(p):
             return
-        with self._lock:
-            success = self.latch.update(p)
-            out = Reward()
-            out.header = msg.header
-            out.probability = p
-            out.threshold = self.latch.threshold
-            out.success = success
-            out.reward = float(self.cfg.success_reward) if success else 0.0
+        success = self.latch.update(p)
+        out = Reward()
+        out.header = msg.header
+        out.probability = p
+        out.threshold = self.latch.threshold
+        out.success = success
+        out.reward = float(self.cfg.success_reward) if success else 0.0
         self.pub.publish(out)
         self.published += 1

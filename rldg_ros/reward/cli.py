@@ -49,7 +49,7 @@ def _err(msg: str) -> int:
 
 
 def _collect(ns: argparse.Namespace) -> int:
-    from rldg_ros.reward.data import CollectProtocol, collect_sim, protocol_dict, subsample, write_frames
+    from rldg_ros.reward.data import collect_dataset
     from rldg_ros.sim.tasks import expand_tasks
 
     try:
@@ -60,12 +60,8 @@ def _collect(ns: argparse.Namespace) -> int:
         return _err("--episodes, --positives and --negatives must be >= 1")
     if (Path(ns.out) / "frames.json").exists():
         return _err(f"{ns.out} already holds a frames dataset")
-    protocol = CollectProtocol()
-    frames = collect_sim(tasks, ns.episodes, seed=ns.seed, protocol=protocol)
-    kept = subsample(frames, ns.positives, ns.negatives, seed=ns.seed)
-    write_frames(ns.out, kept, tasks, source="sim ground truth",
-                 protocol={**protocol_dict(protocol), "episodes_per_task": ns.episodes, "seed": ns.seed,
-                           "collected": frames.counts})
+    frames, kept = collect_dataset(ns.out, tasks, ns.episodes, max_positive=ns.positives,
+                                   max_negative=ns.negatives, seed=ns.seed)
     c = kept.counts
     print(f"collected {frames.counts['positive']} positive / {frames.counts['negative']} negative frames on "
           f"{', '.join(tasks)}; kept {c['positive']} / {c['negative']} -> {ns.out}")

@@ -151,12 +151,13 @@ def sim_episode(env, policy_name: str, seed: int, protocol: CollectProtocol) -> 
     pol = make_policy(policy_name, env, seed=seed)
     step = 0
     yield obs["wrist"], bool(info["success"]), step, 3
-    grip0 = -1.0 if env.task.grasping else 1.0  # as the episode starts: open to grasp, closed on a held object
+    # open for a grasping task (to grasp at the start, released at the end), closed on a held peg throughout
+    grip = -1.0 if env.task.grasping else 1.0
     for _ in range(protocol.survey_steps):
         a = np.zeros(7)
         a[:3] = rng.uniform(-1.0, 1.0, 3)
         a[5] = rng.uniform(-1.0, 1.0)
-        a[6] = grip0
+        a[6] = grip
         obs, _, _, _, info = env.step(a)
         step += 1
         yield obs["wrist"], bool(info["success"]), step, 3
@@ -168,7 +169,6 @@ def sim_episode(env, policy_name: str, seed: int, protocol: CollectProtocol) -> 
         yield obs["wrist"], bool(info["success"]), step, 0
     if not info["success"]:
         return
-    grip = 1.0 if not env.task.grasping else -1.0  # a grasping task ends with the gripper open
     for _ in range(protocol.explore_steps):
         # the operator finishes the job (the demonstrator keeps going: seats the connector, lifts off the object)
         # while wobbling sideways and in yaw around it
@@ -268,6 +268,20 @@ def subsample(frames: Frames, max_positive: int, max_negative: int, seed: int = 
     hard = rng.permutation(hard)[:max_negative // 2]
     easy = easy[coverage_order(frames.images[easy], max_negative - len(hard), seed)]
     return frames.take(np.sort(np.concatenate([pos, hard, easy])))
+
+
+def collect_dataset(out_dir: str | Path, tasks: list[str], episodes_per_task: int, *, max_positive: int = 300,
+                    max_negative: int = 1500, seed: int = 0, protocol: CollectProtocol | None = None,
+                    progress: bool = True) -> tuple[Frames, Frames]:
+    """Collect in sim, cut to the budget, write ``out_dir``: what ``rldg reward collect`` does.
+    Returns (all collected frames, the kept ones)."""
+    protocol = protocol or CollectProtocol()
+    frames = collect_sim(tasks, episodes_per_task, seed=seed, protocol=protocol, progress=progress)
+    kept = subsample(frames, max_positive, max_negative, seed=seed)
+    write_frames(out_dir, kept, tasks, source="sim ground truth",
+                 protocol={**protocol_dict(protocol), "episodes_per_task": episodes_per_task, "seed": seed,
+                           "collected": frames.counts})
+    return frames, kept
 
 
 def protocol_dict(p: CollectProtocol) -> dict:
