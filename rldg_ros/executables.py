@@ -18,12 +18,12 @@ NODES: dict[str, str] = {
     "keyboard_teleop": "rldg_ros.nodes.keyboard_teleop:KeyboardTeleop",
     "teleop_episodes": "rldg_ros.nodes.teleop_episodes:TeleopEpisodes",
     "reward_classifier": "rldg_ros.nodes.reward_classifier:RewardClassifierNode",
+    "rl_actor": "rldg_ros.nodes.rl_actor:RlActor",
+    "rl_learner": "rldg_ros.nodes.rl_learner:RlLearner",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "rl_actor": 6,
-    "rl_learner": 6,
     "recorder": 7,
     "collector": 7,
     "vla_policy": 9,

@@ -92,6 +92,33 @@ _TELEOP_CELL = (
                when=("input", style)) for style in ("expert", "human_like")),
     _CELL[1],
 )
+# RL graphs: the sim cell runs as fast as the policy loop allows (realtime:=false, lock-step with the actor)
+_RL_ARGS = (
+    ArgSpec("realtime", "false", "sim: step in real time (true) or in lock-step with the actor as fast as "
+            "possible (false); a real robot is always real time", ("true", "false")),
+    ArgSpec("reward", "classifier", "reward source: a trained classifier (reward_model:=) or, in sim only, the "
+            "cell's ground truth", ("classifier", "sim_ground_truth")),
+    ArgSpec("reward_model", "", "reward classifier checkpoint directory ('rldg reward train')"),
+)
+_REWARD_NODE = NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
+                        parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")})
+
+
+def _rl_cell(with_interventions: bool) -> tuple[NodeSpec, ...]:
+    """robot_bridge for the RL graphs; with input:=expert|human_like the cell's scripted intervener takes over
+    when its rules fire (stuck, left the region), as a human would with the SpaceMouse."""
+    base = {"backend": Arg("robot"), "task": Arg("task"), "realtime": Arg("realtime"), "lockstep": "true"}
+    if not with_interventions:
+        return (NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES, parameters=base),)
+    return (
+        NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES, parameters=base,
+                 when=("input", ("spacemouse", "keyboard", "none"))),
+        *(NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
+                   parameters={**base, "scripted.policy": style}, when=("input", style))
+          for style in ("expert", "human_like")),
+    )
+
+
 _RECORDER = NodeSpec("recorder", "recorder", parameters={"out_dir": Arg("bag_dir")}, when=("record", "true"))
 
 GRAPHS: dict[str, GraphSpec] = {
@@ -114,21 +141,43 @@ GRAPHS: dict[str, GraphSpec] = {
         GraphSpec(
             "train_rl",
             "train an RL specialist: cell, camera, intervention mux, reward classifier, SAC/RLPD actor + learner",
-            (TASK, ROBOT, CAMERA, INPUT, RECORD, BAG_DIR,
-             ArgSpec("run_dir", "runs/rl", "learner checkpoints and logs"),
-             ArgSpec("reward", "classifier", "reward source: a trained classifier (reward_model:=) or, in sim "
-                     "only, the cell's ground truth", ("classifier", "sim_ground_truth")),
-             ArgSpec("reward_model", "", "reward classifier checkpoint directory ('rldg reward train')")),
+            (TASK, ROBOT, CAMERA, INPUT, RECORD, BAG_DIR, *_RL_ARGS,
+             ArgSpec("run_dir", "runs/rl", "learner checkpoints and logs (a restart resumes from here)"),
+             ArgSpec("obs", "state", "what the policy sees: pixels (wrist image + proprio), state (proprio), "
+                     "privileged (sim only: + ground-truth goal, labelled)", ("pixels", "state", "privileged")),
+             ArgSpec("demos", "scripted:human_like", "initial demos: scripted:<expert|human_like> (sim), a buffer "
+                     ".npz, or none"),
+             ArgSpec("eval_every", "10", "evaluation episodes after every N training episodes (0: none)")),
             (
-                *_CELL,
+                *_rl_cell(with_interventions=True),
+                NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}),
                 NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse")),
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
-                NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
-                         parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")}),
-                NodeSpec("rl_actor", "rl_actor", parameters={"task": Arg("task")}),
-                NodeSpec("rl_learner", "rl_learner", parameters={"task": Arg("task"), "run_dir": Arg("run_dir")}),
+                _REWARD_NODE,
+                NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every")}),
+                NodeSpec("rl_learner", "rl_learner", params_files=("rl.yaml",), parameters={
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")}),
                 _RECORDER,
+            ),
+        ),
+        GraphSpec(
+            "eval_rl",
+            "evaluate a trained RL specialist: N deterministic episodes from a learner checkpoint, no learner",
+            (TASK, ROBOT, CAMERA, *_RL_ARGS,
+             ArgSpec("checkpoint", "runs/rl", "learner run_dir or checkpoint directory"),
+             ArgSpec("episodes", "20", "evaluation episodes"),
+             ArgSpec("report", "", "write a JSON summary of the episodes here"),
+             ArgSpec("run_dir", "", "episode metrics go to run_dir/eval (empty: none)")),
+            (
+                *_rl_cell(with_interventions=False),
+                NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
+                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}),
+                _REWARD_NODE,
+                NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
+                    "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
+                    "episodes": Arg("episodes"), "report_path": Arg("report"), "run_dir": Arg("run_dir")}),
             ),
         ),
         GraphSpec(

@@ -39,6 +39,8 @@ KEYBOARD_TWIST = Topic("keyboard/twist", "geometry_msgs/Twist", "reliable", "key
 KEYBOARD_JOY = Topic("keyboard/joy", "sensor_msgs/Joy", "reliable", "keyboard teleop gripper buttons")
 SIM_SUCCESS = Topic("rldg/sim/success", "std_msgs/Bool", "reliable",
                     "ground-truth task success, sim only (privileged: never an input to a policy)")
+SIM_PRIVILEGED = Topic("rldg/sim/privileged", "rldg_msgs/Observation", "reliable",
+                       "ground-truth goal features, sim only: input of the labelled privileged-state RL mode alone")
 REWARD = Topic("rldg/reward", "rldg_msgs/Reward", "reliable", "success probability and reward (reward_classifier)")
 EPISODE = Topic("rldg/episode", "rldg_msgs/EpisodeEvent", "reliable", "episode start/end/phase events")
 TRANSITIONS = Topic("rldg/transitions", "rldg_msgs/Transition", "reliable", "actor -> learner transitions")

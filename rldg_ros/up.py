@@ -105,7 +105,11 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
             executor.add_node(node)
         freeze_heap()
         log(f"up: {len(started)} node(s) in one process: {', '.join(x.get_name() for x in started)}", flush=True)
-        healthy = spin_until_stopped(executor, lambda: stopper.should_stop() or any(n.fatal_error for n in started))
+        healthy = spin_until_stopped(executor, lambda: stopper.should_stop() or any(
+            n.fatal_error or n.finished for n in started))
+        for n in started:
+            if n.finished:
+                log(f"up: {n.get_name()} finished; stopping the graph", flush=True)
         failed = [f"{n.get_name()}: {n.fatal_error}" for n in started if n.fatal_error]
         if failed or not healthy:
             log(f"up: graph failed: {'; '.join(failed) or 'a callback raised (see above)'}", flush=True)
@@ -135,6 +139,9 @@ def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, 
         log(f"up: {len(procs)} process(es): {', '.join(f'{name}[{p.pid}]' for name, p in procs)}", flush=True)
         while not stopper.should_stop():
             dead = [(name, p.returncode) for name, p in procs if p.poll() is not None]
+            if dead and all(code == 0 for _, code in dead):
+                log(f"up: {', '.join(name for name, _ in dead)} finished; stopping the graph", flush=True)
+                break
             if dead:
                 log(f"up: node(s) exited early: {dead}; stopping the graph", flush=True)
                 rc = 1

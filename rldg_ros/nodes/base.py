@@ -34,6 +34,7 @@ class RldgNode(Node):
         kwargs.setdefault("automatically_declare_parameters_from_overrides", True)
         super().__init__(node_name or self.DEFAULT_NAME, **kwargs)
         self.fatal_error: str | None = None
+        self.finished = False  # set by finish(): the node's job is done, the graph may stop (exit 0)
         self.cfg = self._load_config()
 
     def fail(self, message: str) -> None:
@@ -51,6 +52,11 @@ class RldgNode(Node):
             if name not in given and not (isinstance(value, list) and not value):
                 self.declare_parameter(name, value)
         return cfg
+
+    def finish(self, message: str) -> None:
+        """The node's job is done (e.g. N evaluation episodes): ``rldg up`` stops the graph with success."""
+        self.get_logger().info(message)
+        self.finished = True
 
     def shutdown(self) -> None:
         """Called once before the node is destroyed on a clean shutdown; override to flush state."""
@@ -113,7 +119,8 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
 
         executor = rclpy.executors.MultiThreadedExecutor()
         executor.add_node(node)
-        healthy = spin_until_stopped(executor, lambda: stop.is_set() or not rclpy.ok() or node.fatal_error)
+        healthy = spin_until_stopped(executor, lambda: stop.is_set() or not rclpy.ok() or node.fatal_error
+                                     or node.finished)
         if not healthy or node.fatal_error:
             print(f"error: {executable} stopped: {node.fatal_error or 'a callback raised (see above)'}",
                   file=sys.stderr)

@@ -73,7 +73,7 @@ def camera_info(width: int, height: int, fovy_deg: float, stamp, frame_id: str) 
 
 def robot_state_msg(state: np.ndarray, joints: np.ndarray, joint_vel: np.ndarray, gripper_closed: bool, stamp,
                     frame_id: str = "base", *, holding: bool = False, limited: bool = False,
-                    mode: int = 0) -> RobotState:
+                    mode: int = 0, episode_id: int = 0, episode_step: int = 0) -> RobotState:
     """``state`` follows ``rldg_ros.sim.env.STATE_NAMES`` (pos, quat wxyz, twist, wrench, gripper width)."""
     s = np.asarray(state, dtype=np.float64)
     msg = RobotState()
@@ -95,6 +95,7 @@ def robot_state_msg(state: np.ndarray, joints: np.ndarray, joint_vel: np.ndarray
     msg.control_mode = mode
     msg.holding = holding
     msg.safety_limited = limited
+    msg.episode_id, msg.episode_step = int(episode_id), int(episode_step)
     return msg
 
 

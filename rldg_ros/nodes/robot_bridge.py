@@ -23,7 +23,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, Float64
 
-from rldg_msgs.msg import Action, RobotState
+from rldg_msgs.msg import Action, EpisodeEvent, Observation, RobotState
 from rldg_msgs.srv import ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
@@ -53,6 +53,9 @@ class RobotBridgeConfig:
     task: str = param("connector_insertion/usb", help="sim task id")
     control_hz: float = param(10.0, min=1.0, max=100.0, help="command/state rate (Hz)")
     realtime: bool = param(True, help="sim: step in real time; false: as fast as possible with /clock")
+    lockstep: bool = param(False, help="sim with realtime false: wait for each step's command (up to "
+                           "lockstep_timeout) before stepping, so a slow policy sees every step")
+    lockstep_timeout: float = param(0.5, min=0.01, max=10.0, help="wall seconds to wait for a command in lockstep")
     seed: int = param(0, min=-1, help="seed of the first sim episode (-1: random)")
     frame_id: str = param("base", help="frame of the robot state")
     camera_frame_id: str = param("camera_color_optical_frame", help="frame of the wrist images")
@@ -251,7 +254,9 @@ class RobotBridge(RldgNode):
         self.latest: tuple[np.ndarray, float] | None = None  # (action, receive time)
         self.watchdog = Watchdog(cfg.safety.watchdog_timeout)
         self.episode_id = 0
+        self.episode_step = 0
         self.sim_time = 0.0
+        self.command_arrived = threading.Event()
         self.pub_state = self.create_publisher(RobotState, topics.ROBOT_STATE.name, RELIABLE_10)
         self.create_subscription(Action, topics.COMMAND.name, self._on_command, RELIABLE_10)
         self.create_service(ResetEpisode, topics.RESET_EPISODE.name, self._on_reset)
@@ -264,6 +269,10 @@ class RobotBridge(RldgNode):
                 self.pub_clock = self.create_publisher(Clock, "/clock", 10)
             self.pub_scripted = self.create_publisher(Action, topics.SCRIPTED_ACTION.name, RELIABLE_10)
             self.pub_success = self.create_publisher(Bool, topics.SIM_SUCCESS.name, RELIABLE_10)
+            self.pub_privileged = self.create_publisher(Observation, topics.SIM_PRIVILEGED.name, RELIABLE_10)
+            # evaluation episodes run the policy alone: the scripted intervener sits them out
+            self.eval_episode = False
+            self.create_subscription(EpisodeEvent, topics.EPISODE.name, self._on_episode, RELIABLE_10)
             # the cell lives on its own control-loop thread: MuJoCo's GL context is bound to the thread that made it
             self.backend = None
             self.ready = threading.Event()
@@ -287,7 +296,11 @@ class RobotBridge(RldgNode):
             return
         self.ready.set()
         try:
+            lockstep = self.cfg.lockstep and not self.cfg.realtime
             for _ in paced(1.0 / self.cfg.control_hz, self.stopping, self.cfg.realtime):
+                if lockstep:  # a command (or a reset request) wakes the loop at once
+                    self.command_arrived.wait(self.cfg.lockstep_timeout)
+                    self.command_arrived.clear()
                 self._serve_resets()
                 self._tick()
         except Exception as exc:  # noqa: BLE001 - a dead control loop must stop the node, loudly
@@ -309,12 +322,18 @@ class RobotBridge(RldgNode):
         with self.lock:
             self.latest = (a, self.now_s())
             self.watchdog.feed(self.now_s())
+        self.command_arrived.set()
+
+    def _on_episode(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_START:
+            self.eval_episode = bool(msg.is_eval)
 
     def _on_reset(self, request: ResetEpisode.Request, response: ResetEpisode.Response):
         if self.cfg.backend == "sim":  # hand it to the control-loop thread and wait
             done, out = threading.Event(), []
             with self.lock:
                 self.resets.append((request, done, out))
+            self.command_arrived.set()
             if not done.wait(timeout=30):
                 out = [False, "reset timed out", 0, 0]
         else:
@@ -335,6 +354,7 @@ class RobotBridge(RldgNode):
                 seed = self.backend.reset(request.task_id, int(request.seed))
                 self.latest = None
                 self.episode_id += 1
+                self.episode_step = 0
             return [True, f"episode {self.episode_id} (seed {seed})", self.episode_id, seed]
         except Exception as exc:  # noqa: BLE001 - report any failure to the caller instead of dying
             self.get_logger().error(f"reset failed: {exc}")
@@ -366,11 +386,19 @@ class RobotBridge(RldgNode):
                 self.sim_time += 1.0 / cfg.control_hz
                 self.pub_clock.publish(Clock(clock=Time(nanoseconds=int(self.sim_time * 1e9)).to_msg()))
             state, joints, joint_vel, closed = self.backend.state()
+            self.episode_step += 1
+            episode_id, episode_step = self.episode_id, self.episode_step
         stamp = self.get_clock().now().to_msg()
+        if cfg.backend == "sim":  # the goal features go out before the state that a consumer pairs them with
+            priv = Observation()
+            priv.header.stamp, priv.header.frame_id = stamp, cfg.frame_id
+            priv.state = [float(v) for v in self.backend.env.task.privileged(self.backend.env)]
+            self.pub_privileged.publish(priv)
         self.pub_state.publish(robot_state_msg(state, joints, joint_vel, closed, stamp, cfg.frame_id,
-                                               holding=holding, limited=limited))
+                                               holding=holding, limited=limited, episode_id=episode_id,
+                                               episode_step=episode_step))
         if cfg.backend == "sim":
-            scripted = self.backend.intervention()
+            scripted = None if self.eval_episode else self.backend.intervention()
             if scripted is not None:
                 m = Action()
                 m.header.stamp = stamp

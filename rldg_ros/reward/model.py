@@ -49,8 +49,9 @@ class CheckpointInfo:
     metrics: dict = field(default_factory=dict)
 
 
-def build_module():
-    """The flax module class (imports JAX lazily: ROS-side code can import this file cheaply)."""
+def encoder_module():
+    """The conv + learned-spatial-embedding encoder (flax class); the RL agent's pixel encoder is the same, so a
+    classifier checkpoint's ``encoder`` params can start (and freeze) it."""
     import flax.linen as nn
     import jax.numpy as jnp
 
@@ -67,6 +68,16 @@ def build_module():
             b, h, w, c = x.shape
             kernel = self.param("spatial_embedding", nn.initializers.lecun_normal(), (h, w, c, self.embed_features))
             return jnp.einsum("bhwc,hwcf->bcf", x, kernel).reshape(b, c * self.embed_features)
+
+    return Encoder
+
+
+def build_module():
+    """The flax module class (imports JAX lazily: ROS-side code can import this file cheaply)."""
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+    Encoder = encoder_module()
 
     class Classifier(nn.Module):
         arch: ArchConfig

@@ -71,6 +71,10 @@ class Task:
     def phase(self, env: SimEnv) -> str:  # noqa: ARG002
         return "main"
 
+    def privileged(self, env: SimEnv) -> np.ndarray:  # noqa: ARG002
+        """Ground-truth goal features for privileged-state RL (sim only; ~unit scale)."""
+        return np.zeros(0, np.float32)
+
     # -- demonstrators -----------------------------------------------------------------------------------------
     def waypoint(self, env: SimEnv, style) -> Waypoint:
         """Next target for a scripted demonstrator with ``style`` (see ``rldg_ros.sim.policies``)."""

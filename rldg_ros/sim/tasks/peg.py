@@ -135,6 +135,13 @@ class PegInsertion(Task):
     def phase(self, env) -> str:
         return "inserting" if self.insertion_depth(env) > 0 else "approach"
 
+    def privileged(self, env) -> np.ndarray:
+        """Port relative to the peg tip (x, y, depth; 5 cm -> 1) and the yaw that aligns them (rad)."""
+        tip = self.tip(env)
+        _, quat = env.tcp_pose()
+        yaw = _wrap(self.port_yaw - self.peg_yaw_in_hand(env) - _tcp_yaw(quat))
+        return np.array([*(self.port_xy - tip[:2]) * 20.0, (PORT_HEIGHT - tip[2]) * 20.0, yaw], np.float32)
+
     # -- demonstrators -----------------------------------------------------------------------------------------
     def waypoint(self, env, style) -> Waypoint:
         tip = self.tip(env)

@@ -102,6 +102,12 @@ class PickPlace(Task):
     def phase(self, env) -> str:
         return "carry" if self.held(env) else "reach"
 
+    def privileged(self, env) -> np.ndarray:
+        """Object and bowl relative to the TCP (10 cm -> 1) and whether the object is held."""
+        tcp, _ = env.tcp_pose()
+        return np.array([*(self.object_pos(env) - tcp) * 10.0, *(BOWL_CENTRE - tcp[:2]) * 10.0,
+                         float(self.held(env))], np.float32)
+
     # -- demonstrators -----------------------------------------------------------------------------------------
     def waypoint(self, env, style) -> Waypoint:
         tcp, _ = env.tcp_pose()
