@@ -24,6 +24,7 @@ BENCHMARKS = {
     "sim": ("sim.py", "measure"),
     "mux": ("mux.py", "measure"),
     "reward": ("reward.py", "measure"),
+    "rl": ("rl.py", "measure"),
 }
 
 

@@ -25,7 +25,7 @@ def _cmd_up(ns: argparse.Namespace) -> int:
     from rldg_ros.up import parse_launch_args, up
 
     try:
-        return up(ns.graph, parse_launch_args(ns.args), processes=ns.processes, duration=ns.duration)
+        return up(ns.graph, parse_launch_args(ns.args), processes=ns.processes, duration=ns.duration)  # None: graph's
     except (GraphError, ValueError, FileNotFoundError) as exc:
         print(f"rldg up: error: {exc}", file=sys.stderr)
         return 2
@@ -119,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("up", help="run a node graph here (same spec as the launch files)")
     s.add_argument("graph", help="graph name (see 'rldg graphs')")
     s.add_argument("args", nargs="*", metavar="key:=value", help="graph arguments")
-    s.add_argument("--processes", action="store_true", help="one process per node instead of one process")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--processes", action="store_true", default=None,
+                      help="one process per node (default for train_rl and eval_rl)")
+    mode.add_argument("--in-process", dest="processes", action="store_false",
+                      help="all nodes in one process (default for the other graphs)")
     s.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     s.set_defaults(func=_cmd_up)
 
@@ -149,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rldg_ros.reward.cli import add_parser as add_reward
 
     add_reward(sub)
+    from rldg_ros.rl.cli import add_parser as add_rl
+
+    add_rl(sub)
 
     for name, (issue, what) in PLANNED.items():
         s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")

@@ -166,10 +166,13 @@ def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, 
     return rc
 
 
-def up(graph_name: str, args: Mapping[str, str], *, processes: bool = False, duration: float | None = None,
+def up(graph_name: str, args: Mapping[str, str], *, processes: bool | None = None, duration: float | None = None,
        log=print) -> int:
     apply_default_env()
-    nodes = resolve(get_graph(graph_name), args)
+    graph = get_graph(graph_name)
+    nodes = resolve(graph, args)
     check_available(nodes)
+    if processes is None:  # the graph's own default
+        processes = graph.processes
     runner = run_processes if processes else run_in_process
     return runner(nodes, duration, log=log)

@@ -118,7 +118,11 @@ def test_resolve_substitutes_args_and_conditions():
     names = [n.spec.name for n in nodes]
     assert "keyboard_teleop" in names and "spacemouse_hid" not in names and "recorder" not in names
     bridge = next(n for n in nodes if n.spec.name == "robot_bridge")
-    assert bridge.parameters == {"backend": "sim", "task": "pick_place/train"}
+    assert bridge.parameters == {"backend": "sim", "task": "pick_place/train", "realtime": "false",
+                                 "lockstep": "true"}
+    expert = resolve(get_graph("train_rl"), {"input": "expert"})
+    cell = next(n for n in expert if n.spec.name == "robot_bridge")  # the scripted intervener lives in the cell
+    assert cell.parameters["scripted.policy"] == "expert" and "scripted.always" not in cell.parameters
     args = bridge.ros_args()
     assert args[:3] == ["--ros-args", "-r", "__node:=robot_bridge"]
     assert "task:=pick_place/train" in args

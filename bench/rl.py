@@ -1,0 +1,126 @@
+"""RL specialists: learner updates/s (batch 256; state and pixels) and the rl_actor's 10 Hz loop latency.
+
+* learner: ``Learner.train_step`` on filled buffers (random data: speed does not depend on the values); one step =
+  ``utd`` (2) critic updates + 1 actor update, as configured in config/rl.yaml; sampling from the numpy buffers
+  included.
+* actor: an rl_actor process with a fresh checkpoint; this process plays the cell (a ResetEpisode service, then a
+  RobotState + Reward (+ wrist image) with one stamp at 10 Hz) and times the policy Action that answers each step.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from stamped import paced_latency, stamp_ns
+
+
+def _learner(mode: str, run_dir: str, seconds: float) -> tuple[dict, object]:
+    from rldg_ros.rl.learner import Learner, LearnerConfig
+    from rldg_ros.rl.spaces import ObsConfig
+
+    cfg = LearnerConfig(task="connector_insertion/usb", run_dir=run_dir, demos="none", capacity=20000,
+                        demo_capacity=20000, steps_per_transition=0, checkpoint_every_s=1e9,
+                        obs=ObsConfig(mode=mode))
+    L = Learner(cfg, tensorboard=False, progress=False)
+    rng = np.random.default_rng(0)
+    for buf in (L.online, L.demo):
+        n = 5000
+        for arr in buf.data.values():
+            arr[:n] = (rng.integers(0, 255, arr[:n].shape) if arr.dtype == np.uint8 else
+                       rng.normal(size=arr[:n].shape)).astype(arr.dtype)
+        buf.size = buf.ptr = n
+    for _ in range(3):  # compile
+        L.train_step()
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        L.train_step()
+        n += 1
+    dt = time.perf_counter() - t0
+    out = {"learner_steps_per_s": n / dt, "critic_updates_per_s": n * cfg.agent.utd / dt, "batch_size":
+           cfg.agent.batch_size, "utd": cfg.agent.utd}
+    L.checkpoint("bench")
+    L.close()
+    return out, cfg
+
+
+def _actor_latency(mode: str, run_dir: str, seconds: float) -> dict:
+    import rclpy
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from rldg_msgs.msg import Action, Reward, RobotState
+    from rldg_msgs.srv import ResetEpisode
+    from rldg_ros import topics
+    from rldg_ros.nodes.convert import image_msg, robot_state_msg
+    from rldg_ros.qos import RELIABLE_10, SENSOR
+
+    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("ROS_DOMAIN_ID", "94"),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "rl_actor"), "--ros-args", "-p",
+                             f"checkpoint:={run_dir}", "-p", "time_limit:=1000000", "-p", "eval_only:=true"],
+                            env=env, stderr=subprocess.DEVNULL)
+    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
+    rclpy.init()
+    node = Node(f"bench_rl_actor_{mode}")
+    clock = node.get_clock()
+    received: dict[int, int] = {}
+    node.create_subscription(Action, topics.POLICY_ACTION.name,
+                             lambda m: received.setdefault(stamp_ns(m), clock.now().nanoseconds), RELIABLE_10)
+    def on_reset(_request, response):
+        response.success, response.episode_id = True, 1
+        return response
+
+    node.create_service(ResetEpisode, topics.RESET_EPISODE.name, on_reset)
+    pub_state = node.create_publisher(RobotState, topics.ROBOT_STATE.name, RELIABLE_10)
+    pub_reward = node.create_publisher(Reward, topics.REWARD.name, RELIABLE_10)
+    pub_image = node.create_publisher(Image, topics.POLICY_IMAGE.name, SENSOR)
+    img = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    state = np.zeros(20)
+    state[:3], state[3:7] = [0.55, 0.0, 0.12], [0, 1, 0, 0]
+    step = [0]
+
+    def publish() -> int:
+        stamp = clock.now().to_msg()
+        step[0] += 1
+        if mode == "pixels":
+            pub_image.publish(image_msg(img, stamp, "camera"))
+        r = Reward()
+        r.header.stamp = stamp
+        pub_reward.publish(r)
+        pub_state.publish(robot_state_msg(state, np.zeros(7), np.zeros(7), True, stamp, episode_id=1,
+                                          episode_step=step[0]))
+        return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+    try:
+        sent, lat = paced_latency(node, publish, received, seconds)
+        return {"steps_sent": len(sent), "actions_received": int(lat.size),
+                "latency_ms_median": float(np.median(lat)), "latency_ms_p99": float(np.percentile(lat, 99)),
+                "latency_ms_max": float(lat.max())}
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def measure(seconds: float = 20.0) -> dict:
+    results = {}
+    for mode in ("state", "pixels"):
+        with tempfile.TemporaryDirectory() as tmp:
+            learn, _ = _learner(mode, tmp, seconds)
+            results[f"learner_{mode}"] = learn
+            results[f"actor_{mode}_10hz"] = _actor_latency(mode, tmp, seconds)
+    return {"task": "connector_insertion/usb", "note": "pixels = 128x128 wrist image + proprio; learner step = "
+            "2 critic updates + 1 actor update at batch 256", "results": results}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(measure(), indent=2))
