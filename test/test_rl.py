@@ -174,3 +174,57 @@ def test_learner_resumes_after_kill_9(tmp_path):
     assert after["online"] == before["online"]  # no acknowledged transition lost
     assert after["acked"] == {"actor-1": 65}  # the actor will resend from 66
     assert after["step"] == before["checkpoint_step"] == 30
+
+
+def test_grasp_critic_learns_when_to_close():
+    """Discrete gripper: closing pays when s[0] > 0, opening otherwise (one-step, terminal)."""
+    import jax
+
+    from rldg_ros.rl.agent import AgentConfig, SACAgent
+
+    agent = SACAgent(AgentConfig(hidden=[32, 32], batch_size=64, lr=3e-3, utd=1), 3, 1, grasp=True)
+    state = agent.init(1)
+    rng = np.random.default_rng(1)
+
+    def batch(n):
+        s = rng.uniform(-1, 1, (n, 3)).astype(np.float32)
+        g = rng.integers(0, 2, n).astype(np.int32)
+        r = ((g == 1) == (s[:, 0] > 0)).astype(np.float32)
+        return {"state": s, "next_state": s, "action": np.zeros((n, 1), np.float32), "reward": r,
+                "terminal": np.ones(n, np.float32), "gripper": g, "gripper_changed": np.zeros(n, np.float32),
+                "intervention": np.zeros(n, np.float32)}
+
+    for _ in range(300):
+        b = batch(64)
+        state, info = agent.update(state, {k: v[None] for k, v in b.items()})
+    assert "grasp_loss" in info
+    ap = agent.actor_params(state["params"])
+    probe = np.array([[0.7, 0, 0], [-0.7, 0, 0], [0.4, 0.5, -0.5], [-0.4, -0.5, 0.5]], np.float32)
+    g = [agent.act(ap, {"state": s}, jax.random.PRNGKey(0), deterministic=True)[1] for s in probe]
+    assert g == [1, 0, 1, 0]
+
+
+def test_pixel_agent_updates_and_acts():
+    """The pixel path at a small size (CI-cheap): CNN features + random crop, critic and actor steps, acting."""
+    import jax
+
+    from rldg_ros.rl.agent import AgentConfig, SACAgent
+
+    agent = SACAgent(AgentConfig(hidden=[32, 32], batch_size=8, utd=2, latent_dim=16, channels=[8, 8],
+                                 embed_features=2), 5, 3, image_size=32)
+    state = agent.init(0)
+    rng = np.random.default_rng(0)
+    n = 8
+    b = {"state": rng.normal(size=(2, n, 5)).astype(np.float32), "next_state": rng.normal(size=(2, n, 5)).astype(
+        np.float32), "image": rng.integers(0, 255, (2, n, 32, 32, 3), dtype=np.uint8),
+         "next_image": rng.integers(0, 255, (2, n, 32, 32, 3), dtype=np.uint8),
+         "action": rng.uniform(-1, 1, (2, n, 3)).astype(np.float32), "reward": np.ones((2, n), np.float32),
+         "terminal": np.ones((2, n), np.float32), "gripper": np.ones((2, n), np.int32),
+         "gripper_changed": np.zeros((2, n), np.float32), "intervention": np.zeros((2, n), np.float32)}
+    enc0 = jax.tree_util.tree_leaves(state["params"]["encoder"])[0].copy()
+    state, info = agent.update(state, b)
+    assert np.isfinite(float(info["critic_loss"])) and int(state["step"]) == 1
+    assert not np.allclose(enc0, jax.tree_util.tree_leaves(state["params"]["encoder"])[0])  # the critic trains it
+    a, g = agent.act(agent.actor_params(state["params"]), {"state": b["state"][0, 0], "image": b["image"][0, 0]},
+                     jax.random.PRNGKey(0))
+    assert a.shape == (3,) and np.all(np.abs(a) <= 1) and g == 1

@@ -40,3 +40,4 @@ def test_actor_and_learner_in_separate_processes_then_eval(tmp_path, ros_env):
     summary = json.loads(report.read_text())
     assert summary["eval_episodes"] == 2 and summary["train_episodes"] == 0
     assert all(e["eval"] and e["interventions"] == 0 for e in summary["episodes"])
+

@@ -60,11 +60,8 @@ def test_signal_stops_the_graph_cleanly(tmp_path, ros_env, mode, sig):
 
 
 def test_unavailable_graph_is_refused_before_starting(ros_env):
-    r = subprocess.run([RLDG, "up", "train_rl"], env=ros_env, capture_output=True, text=True, timeout=30)
-    if r.returncode == 2 and "not available yet" in r.stderr:
-        assert "issue #" in r.stderr
-    else:  # pragma: no cover - once every node exists this graph must at least parse
-        pytest.skip("train_rl is fully implemented")
+    r = subprocess.run([RLDG, "up", "run_vla"], env=ros_env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "not available yet" in r.stderr and "vla_policy (issue #9)" in r.stderr
 
 
 def test_bad_arguments_exit_2_with_message(ros_env):

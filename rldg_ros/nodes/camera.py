@@ -63,6 +63,7 @@ def scale_info(info: CameraInfo, x0: int, y0: int, scale: float, size: int) -> C
 class Camera(RldgNode):
     CONFIG = CameraConfig
     DEFAULT_NAME = "camera"
+    SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)

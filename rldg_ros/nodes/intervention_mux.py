@@ -38,6 +38,7 @@ class InterventionMuxConfig:
 class InterventionMuxNode(RldgNode):
     CONFIG = InterventionMuxConfig
     DEFAULT_NAME = "intervention_mux"
+    SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -51,6 +52,7 @@ class InterventionMuxNode(RldgNode):
         self.last_output = 0.0
         self.step = 0
         self.events_seen = 0
+        self.scripted_key: tuple[int, int] | None = None
         self.pub = self.create_publisher(Action, topics.COMMAND.name, RELIABLE_10)
         self.create_subscription(Action, topics.POLICY_ACTION.name, self._on_policy, RELIABLE_10)
         self.create_subscription(RobotState, topics.ROBOT_STATE.name, self._on_state, RELIABLE_10)
@@ -96,10 +98,17 @@ class InterventionMuxNode(RldgNode):
 
     def _on_scripted(self, msg: Action) -> None:
         with self.lock:
+            self.scripted_key = (int(msg.episode_id), int(msg.step))
             self.mux.scripted_action(action_to_array(msg), self.now(), msg.source_name or self.cfg.input)
 
     def _on_policy(self, msg: Action) -> None:
         with self.lock:
+            key = (int(msg.episode_id), int(msg.step))
+            if msg.episode_id and self.scripted_key is not None and self.scripted_key != key:
+                # a step-tagged policy action: an intervention counts only for the very step it was made for (in a
+                # faster-than-real-time sim the time-based freshness window spans several steps)
+                self.mux.scripted_action(None, self.now())
+                self.scripted_key = None
             self.mux.policy_action(action_to_array(msg), self.now(), msg.source_name or "policy")
             self._emit(msg.header.stamp, msg.episode_id, msg.step)
 

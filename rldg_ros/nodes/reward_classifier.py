@@ -44,6 +44,7 @@ class RewardClassifierConfig:
 class RewardClassifierNode(RldgNode):
     CONFIG = RewardClassifierConfig
     DEFAULT_NAME = "reward_classifier"
+    SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)

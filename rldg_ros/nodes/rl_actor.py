@@ -87,6 +87,7 @@ class _Frame:
 class RlActor(RldgNode):
     CONFIG = RlActorConfig
     DEFAULT_NAME = "rl_actor"
+    SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)

@@ -57,6 +57,7 @@ def transition_from_msg(msg: Transition, learner: Learner) -> dict:
 class RlLearner(RldgNode):
     CONFIG = LearnerConfig
     DEFAULT_NAME = "rl_learner"
+    SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -131,9 +132,10 @@ class RlLearner(RldgNode):
             while not self.stopping.is_set():
                 with self.lock:
                     can = L.ready() and L.step < L.allowed_steps()
-                    if can:
-                        L.train_step()
-                if not can:
+                    batches = L.sample() if can else None
+                if can:
+                    L.train_step(batches)  # the jitted update runs without the lock: ingestion goes on
+                else:
                     self.stopping.wait(0.01)
                     continue
                 if L.step - self.published_step >= self.cfg.publish_every:
@@ -159,7 +161,9 @@ class RlLearner(RldgNode):
 
     def shutdown(self) -> None:
         self.stopping.set()
-        self.thread.join(timeout=30)
+        # an update in flight (the first pixel step compiles for a minute on a CPU) is not waited for: the state it
+        # would produce is replaced atomically, so the checkpoint below saves the last completed step either way
+        self.thread.join(timeout=3)
         with self.lock:
             self.learner.checkpoint("shutdown")
             self.learner.close()

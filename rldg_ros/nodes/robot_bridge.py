@@ -322,7 +322,11 @@ class RobotBridge(RldgNode):
         with self.lock:
             self.latest = (a, self.now_s())
             self.watchdog.feed(self.now_s())
-        self.command_arrived.set()
+            # lock-step: only the command answering the state just published starts the next step (a re-sent older
+            # command, e.g. the mux's timer repeating the last action, would shift every later action by one step)
+            answers = (int(msg.episode_id), int(msg.step)) == (self.episode_id, self.episode_step)
+        if answers:
+            self.command_arrived.set()
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_START:
@@ -404,7 +408,7 @@ class RobotBridge(RldgNode):
                 m.header.stamp = stamp
                 m.action = [float(v) for v in scripted]
                 m.source, m.source_name, m.intervention = Action.SOURCE_SCRIPTED, cfg.scripted.policy, True
-                m.episode_id = self.episode_id
+                m.episode_id, m.step = episode_id, episode_step  # the step it answers (the mux matches it)
                 self.pub_scripted.publish(m)
             self.pub_success.publish(Bool(data=bool(self.backend.success)))
             obs = self.backend.obs

@@ -206,9 +206,16 @@ class Learner:
             return {k: np.concatenate([a[k], b[k]]) for k in a}
         return (self.demo if len(self.demo) else self.online).sample(self.rng, n)
 
-    def train_step(self) -> dict:
+    def sample(self) -> dict[str, np.ndarray]:
+        """``utd`` minibatches stacked (the only part of a step that reads the buffers)."""
         bs = [self._batch(self.cfg.agent.batch_size) for _ in range(self.cfg.agent.utd)]
-        batches = {k: np.stack([b[k] for b in bs]) for k in bs[0]}
+        return {k: np.stack([b[k] for b in bs]) for k in bs[0]}
+
+    def train_step(self, batches: dict[str, np.ndarray] | None = None) -> dict:
+        """One learner step on ``batches`` (default: :meth:`sample`). A node samples under its buffer lock and
+        runs the update outside it, so ingestion and acknowledgements go on during a long (first: compiling) step."""
+        if batches is None:
+            batches = self.sample()
         self.state, info = self.agent.update(self.state, batches)
         self.step += 1
         if self.step % self.cfg.log_every == 0:

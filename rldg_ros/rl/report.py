@@ -30,9 +30,9 @@ def summarize(run_dir: str | Path, eval_report: str | Path | None = None) -> dic
     evals = [e for e in episodes if e["kind"] == "episode_eval"]
     steps = np.cumsum([e["steps"] for e in episodes]) if episodes else np.zeros(0)
     env_steps = {id(e): int(s) for e, s in zip(episodes, steps, strict=True)}
-    first_solved = None  # first evaluation round that was all successes
+    first_solved = None  # when 5 evaluation episodes in a row first succeeded
     for i in range(0, len(evals)):
-        block = [e for e in evals if e.get("policy_version", -1) >= 0][i:i + 5]
+        block = evals[i:i + 5]
         if len(block) == 5 and all(e["success"] for e in block):
             first_solved = {"wall_s": block[-1]["time"] - t0, "env_steps": env_steps[id(block[-1])]}
             break
@@ -49,7 +49,7 @@ def summarize(run_dir: str | Path, eval_report: str | Path | None = None) -> dic
         "intervention_rate": (sum(e["interventions"] for e in train) / max(1, sum(e["steps"] for e in train))),
         "learner_steps": trains[-1]["step"] if trains else 0,
         "updates_per_s_median": float(np.median([r["updates_per_s"] for r in trains])) if trains else None,
-        "first_all_success_eval_round": first_solved, "demos": demos, "final_checkpoint": meta.get("path"),
+        "first_5_eval_successes_in_a_row": first_solved, "demos": demos, "final_checkpoint": meta.get("path"),
     }
     if eval_report:
         rep = json.loads(Path(eval_report).read_text())
