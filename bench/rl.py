@@ -35,14 +35,18 @@ def _learner(mode: str, run_dir: str, seconds: float) -> tuple[dict, object]:
             arr[:n] = (rng.integers(0, 255, arr[:n].shape) if arr.dtype == np.uint8 else
                        rng.normal(size=arr[:n].shape)).astype(arr.dtype)
         buf.size = buf.ptr = n
-    for _ in range(3):  # compile
-        L.train_step()
+    t0 = time.perf_counter()
+    L.train_step()
+    L.state["step"].block_until_ready()
+    compile_s = time.perf_counter() - t0
     t0, n = time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
+    while time.perf_counter() - t0 < seconds or n < 2:
         L.train_step()
         n += 1
+    L.state["step"].block_until_ready()
     dt = time.perf_counter() - t0
-    out = {"learner_steps_per_s": n / dt, "critic_updates_per_s": n * cfg.agent.utd / dt, "batch_size":
+    out = {"first_step_with_compile_s": compile_s,
+           "learner_steps_per_s": n / dt, "critic_updates_per_s": n * cfg.agent.utd / dt, "batch_size":
            cfg.agent.batch_size, "utd": cfg.agent.utd}
     L.checkpoint("bench")
     L.close()
@@ -110,8 +114,10 @@ def _actor_latency(mode: str, run_dir: str, seconds: float) -> dict:
 
 
 def measure(seconds: float = 20.0) -> dict:
+    """``RLDG_BENCH_RL_MODES`` (default ``state,pixels``) picks the observation modes."""
     results = {}
-    for mode in ("state", "pixels"):
+    modes = [m for m in os.environ.get("RLDG_BENCH_RL_MODES", "state,pixels").split(",") if m]
+    for mode in modes:
         with tempfile.TemporaryDirectory() as tmp:
             learn, _ = _learner(mode, tmp, seconds)
             results[f"learner_{mode}"] = learn
