@@ -1,6 +1,6 @@
 """QoS profiles used across the stack (one place, so publishers and subscribers agree)."""
 
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 #: commands, events, states the stack itself produces
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
@@ -9,3 +9,6 @@ RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, histo
 RELIABLE_DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 #: cameras and the franka_ros2 convenience topics (published best-effort)
 SENSOR = qos_profile_sensor_data
+#: learner -> actor parameter blobs: transient-local, so an actor that joins late gets the newest chunks
+PARAMS = QoSProfile(depth=32, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST,
+                    durability=DurabilityPolicy.TRANSIENT_LOCAL)

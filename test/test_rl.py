@@ -66,6 +66,11 @@ def test_spaces_roundtrip_and_normalisation():
     assert f[0] == pytest.approx(0.025, abs=1e-5) and f[3:7].tolist() == pytest.approx([0, -1, 0, 0])
     s[3] = -0.1  # q and -q: the same rotation gets the same features
     assert proprio_features(s, cfg)[3:7].tolist() == pytest.approx([0.1, 1, 0, 0])
+    from rldg_ros.rl.demos import observation
+
+    s[0] = np.nan  # a NaN never reaches the networks or the buffers
+    with pytest.raises(ValueError, match="NaN/inf"):
+        observation(s, None, None, cfg)
 
 
 def test_outbox_keeps_until_acked_and_resends_from_the_ack():

@@ -46,8 +46,7 @@ from rldg_ros import topics
 from rldg_ros.config import param
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
-from rldg_ros.nodes.rl_learner import PARAMS_QOS
-from rldg_ros.qos import RELIABLE_10, RELIABLE_DEEP, SENSOR
+from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP, SENSOR
 from rldg_ros.rl.agent import AgentConfig
 from rldg_ros.rl.transport import BlobAssembler, Outbox
 
@@ -137,14 +136,16 @@ class RlActor(RldgNode):
         self.pub_action = self.create_publisher(Action, topics.POLICY_ACTION.name, RELIABLE_10)
         self.pub_transition = self.create_publisher(Transition, topics.TRANSITIONS.name, RELIABLE_DEEP)
         self.pub_episode = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
-        self.create_subscription(RobotState, topics.ROBOT_STATE.name, self._on_state, RELIABLE_10,
+        self.create_subscription(RobotState, topics.ROBOT_STATE.name, lambda m: self._put("state", m), RELIABLE_10,
                                  callback_group=group)
-        self.create_subscription(Reward, topics.REWARD.name, self._on_reward, RELIABLE_10, callback_group=group)
+        self.create_subscription(Reward, topics.REWARD.name, lambda m: self._put("reward", m), RELIABLE_10,
+                                 callback_group=group)
         self.create_subscription(Image, topics.POLICY_IMAGE.name, self._on_image, SENSOR, callback_group=group)
-        self.create_subscription(Observation, topics.SIM_PRIVILEGED.name, self._on_privileged, RELIABLE_10,
+        self.create_subscription(Observation, topics.SIM_PRIVILEGED.name, lambda m: self._put("privileged", m),
+                                 RELIABLE_10,
                                  callback_group=group)
         self.create_subscription(Action, topics.COMMAND.name, self._on_command, RELIABLE_10, callback_group=group)
-        self.create_subscription(ParameterBlob, topics.POLICY_PARAMS.name, self._on_params, PARAMS_QOS,
+        self.create_subscription(ParameterBlob, topics.POLICY_PARAMS.name, self._on_params, PARAMS,
                                  callback_group=group)
         self.create_subscription(TransitionAck, topics.TRANSITION_ACK.name, self._on_ack, RELIABLE_10,
                                  callback_group=group)
@@ -228,29 +229,15 @@ class RlActor(RldgNode):
     def _key(stamp) -> int:
         return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
-    def _frame(self, stamp) -> _Frame:
-        return self.frames.setdefault(self._key(stamp), _Frame())
-
-    def _on_state(self, msg: RobotState) -> None:
+    def _put(self, part: str, msg) -> None:
+        """One input of a control step (state, reward, image, privileged), keyed by the stamp they share."""
         with self.lock:
-            self._frame(msg.header.stamp).state = msg
-            self._try(msg.header.stamp)
-
-    def _on_reward(self, msg: Reward) -> None:
-        with self.lock:
-            self._frame(msg.header.stamp).reward = msg
+            setattr(self.frames.setdefault(self._key(msg.header.stamp), _Frame()), part, msg)
             self._try(msg.header.stamp)
 
     def _on_image(self, msg: Image) -> None:
-        with self.lock:
-            if self.meta is not None and self.meta["obs_mode"] == "pixels":
-                self._frame(msg.header.stamp).image = msg
-                self._try(msg.header.stamp)
-
-    def _on_privileged(self, msg: Observation) -> None:
-        with self.lock:
-            self._frame(msg.header.stamp).privileged = msg
-            self._try(msg.header.stamp)
+        if self.meta is not None and self.meta["obs_mode"] == "pixels":
+            self._put("image", msg)
 
     def _on_command(self, msg: Action) -> None:
         with self.lock:

@@ -19,19 +19,15 @@ from dataclasses import asdict
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from rldg_msgs.msg import ParameterBlob, Transition, TransitionAck
 from rldg_msgs.srv import SaveCheckpoint
 from rldg_ros import topics
 from rldg_ros.nodes.base import RldgNode
-from rldg_ros.qos import RELIABLE_10, RELIABLE_DEEP
+from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP
 from rldg_ros.rl.learner import Learner, LearnerConfig
 from rldg_ros.rl.transport import chunk_blob
 
-#: parameter blobs: a late-joining actor gets the newest chunks
-PARAMS_QOS = QoSProfile(depth=32, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST,
-                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
 CHUNK = 256 * 1024
 
 
@@ -48,6 +44,8 @@ def transition_from_msg(msg: Transition, learner: Learner) -> dict:
         image = image_to_array(o.image) if learner.obs_cfg.mode == "pixels" else None
         return observation(s[:20], image, s[21:], learner.obs_cfg), int(s[20] > 0.5)
 
+    if not (np.all(np.isfinite(msg.action)) and np.isfinite(msg.reward)):
+        raise ValueError("action or reward contains NaN/inf")
     obs, prev_g = obs_of(msg.observation)
     nobs, _ = obs_of(msg.next_observation)
     return transition(obs, np.asarray(msg.action, np.float32), float(msg.reward), bool(msg.terminal), nobs,
@@ -71,7 +69,7 @@ class RlLearner(RldgNode):
         self.dropped = 0
         self.bad = 0
         self.pub_ack = self.create_publisher(TransitionAck, topics.TRANSITION_ACK.name, RELIABLE_10)
-        self.pub_params = self.create_publisher(ParameterBlob, topics.POLICY_PARAMS.name, PARAMS_QOS)
+        self.pub_params = self.create_publisher(ParameterBlob, topics.POLICY_PARAMS.name, PARAMS)
         group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Transition, topics.TRANSITIONS.name, self._on_transition, RELIABLE_DEEP,
                                  callback_group=group)

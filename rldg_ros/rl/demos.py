@@ -14,6 +14,8 @@ from rldg_ros.rl.spaces import ObsConfig, TaskRL, from_env_action, proprio_featu
 def observation(state20: np.ndarray, image: np.ndarray | None, privileged: np.ndarray | None,
                 obs_cfg: ObsConfig) -> dict[str, np.ndarray]:
     """Robot state (20-D), wrist image, privileged goal features -> the agent's observation dict."""
+    if not np.all(np.isfinite(state20)) or (privileged is not None and not np.all(np.isfinite(privileged))):
+        raise ValueError("robot state or goal features contain NaN/inf")
     feat = proprio_features(state20, obs_cfg)
     if obs_cfg.mode == "privileged":
         if privileged is None or len(privileged) == 0:
