@@ -108,9 +108,9 @@ def test_bridge_round_trip_safety_and_reset(bridge):
     assert probe.states[-1].holding  # no command yet: holding
 
     # action in -> state out: wrist -z is up for a gripper pointing down
-    z0 = probe.z()
+    z0, n1 = probe.z(), len(probe.states)
     assert probe.spin_until(lambda: probe.z() - z0 > 0.02, [0, 0, -0.5, 0, 0, 0, 1], 10.0), probe.z() - z0
-    assert not probe.states[-1].holding
+    assert not all(m.holding for m in probe.states[n1:])
 
     # NaN and oversized commands are refused: the robot holds, the error names the problem
     probe.spin(0.6)
@@ -120,11 +120,12 @@ def test_bridge_round_trip_safety_and_reset(bridge):
     assert abs(probe.z() - z1) < 0.002 and probe.states[-1].holding
 
     # watchdog: commands stop -> holding within 200 ms (+ one control period)
-    probe.spin(1.0, action=[0, 0, -0.3, 0, 0, 0, 1])
-    assert not probe.states[-1].holding
+    # (a loaded CI machine can starve this probe for more than 0.2 s, which the bridge rightly answers with a hold:
+    # so wait for the robot to move again rather than asserting on whichever state came last)
+    assert probe.spin_until(lambda: not probe.states[-1].holding, [0, 0, -0.3, 0, 0, 0, 1], 10.0)
     t_stop = time.monotonic()
-    probe.wait_for(lambda: probe.states[-1].holding, 2)
-    assert time.monotonic() - t_stop < 1.0  # 0.2 s timeout + one control period (+ slack for a loaded CI)
+    assert probe.wait_for(lambda: probe.states[-1].holding, 3)
+    assert time.monotonic() - t_stop < 1.5  # 0.2 s timeout + one control period (+ slack for a loaded CI)
 
     # reset service: same seed -> same start pose, episode ids count up (a real cell: moves home)
     assert probe.reset.wait_for_service(timeout_sec=10)
