@@ -197,3 +197,23 @@ def test_rules_stuck_region_min_steps_and_success():
     assert all(always.update(p) for _ in range(20))
     with pytest.raises(ValueError, match="3 values"):
         InterventionRules(InterventionRulesConfig(region_low=[0.0]))
+
+
+def test_rules_no_progress_fires_on_a_wandering_policy_and_not_on_a_converging_one():
+    from rldg_ros.hil.rules import InterventionRules, InterventionRulesConfig
+
+    cfg = InterventionRulesConfig(policy="expert", stuck_steps=0, progress_steps=10, progress_distance=0.003,
+                                  min_steps=2)
+    r = InterventionRules(cfg)
+    p = np.array([0.5, 0.0, 0.2])
+    # closing in 2 mm per step: never fires (the best improves by > 3 mm at least every other step)
+    assert not any(r.update(p, goal_distance=0.2 - 0.002 * k) for k in range(50))
+    # circling at 5 cm from the goal, moving 1 cm per step (the stuck rule would not see it): fires after 10 steps
+    r.reset()
+    fired = [r.update(p + [0.01 * np.cos(k), 0.01 * np.sin(k), 0], goal_distance=0.05 + 0.001 * (k % 3))
+             for k in range(15)]
+    assert fired.index(True) == 10 and r.reason == "no progress"
+    assert not r.update(p, success=True, goal_distance=0.05)
+    # a new episode starts with a fresh best; no goal distance (a real robot): the rule stays silent
+    r.reset()
+    assert not any(r.update(p) for _ in range(40))

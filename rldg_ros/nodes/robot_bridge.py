@@ -92,7 +92,8 @@ class _Sim:
 
     def intervention(self) -> np.ndarray | None:
         """The scripted demonstrator's action when a rule fires this step, else None."""
-        if self.scripted is None or not self.rules.update(self.env.tcp_pose()[0], self.success):
+        if self.scripted is None or not self.rules.update(self.env.tcp_pose()[0], self.success,
+                                                          self.env.task.goal_distance(self.env)):
             return None
         return self.scripted.act(self.obs)
 

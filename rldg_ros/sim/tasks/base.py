@@ -75,6 +75,10 @@ class Task:
         """Ground-truth goal features for privileged-state RL (sim only; ~unit scale)."""
         return np.zeros(0, np.float32)
 
+    def goal_distance(self, env: SimEnv) -> float | None:  # noqa: ARG002
+        """How far the task is from done (m, ground truth; sim only): the scripted intervener's progress rule."""
+        return None
+
     # -- demonstrators -----------------------------------------------------------------------------------------
     def waypoint(self, env: SimEnv, style) -> Waypoint:
         """Next target for a scripted demonstrator with ``style`` (see ``rldg_ros.sim.policies``)."""

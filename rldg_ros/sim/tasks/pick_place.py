@@ -108,6 +108,12 @@ class PickPlace(Task):
         return np.array([*(self.object_pos(env) - tcp) * 10.0, *(BOWL_CENTRE - tcp[:2]) * 10.0,
                          float(self.held(env))], np.float32)
 
+    def goal_distance(self, env) -> float:
+        """TCP to the object plus the object to the bowl: both shrink on the way to success."""
+        tcp, _ = env.tcp_pose()
+        obj = self.object_pos(env)
+        return float(np.linalg.norm(obj - tcp) + np.linalg.norm(obj[:2] - BOWL_CENTRE))
+
     # -- demonstrators -----------------------------------------------------------------------------------------
     def waypoint(self, env, style) -> Waypoint:
         tcp, _ = env.tcp_pose()
