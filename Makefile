@@ -41,6 +41,13 @@ $(STAMPS)/ml: $(STAMPS)/deps requirements/ml.txt
 	$(PIP) -r requirements/ml.txt
 	@touch $@
 
+# TensorFlow + TFDS in a venv of their own, only to check that TF reads our RLDS output (test_data.py)
+TFVENV := .venv-tf
+$(STAMPS)/tf: requirements/tf.txt | $(BIN)/python
+	$(PY) -m venv $(TFVENV)
+	$(TFVENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements/tf.txt
+	@mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/msgs: $(STAMPS)/deps $(MSGS) scripts/build_msgs.sh scripts/fix_ros_cmake_paths.py scripts/install_msgs_pth.py
 	bash scripts/build_msgs.sh
 	@touch $@
@@ -55,7 +62,7 @@ $(STAMPS)/editable: $(STAMPS)/deps setup.py setup.cfg rldg_ros/executables.py
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint
+test: setup lint $(STAMPS)/tf
 	@set +e; $(BIN)/python -m pytest test; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing" >&2; exit 1; fi; \
 	exit $$rc
@@ -74,4 +81,4 @@ clean:
 	rm -rf ws/build ws/install ws/log $(STAMPS)/msgs .pytest_cache .ruff_cache
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TFVENV)

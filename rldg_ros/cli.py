@@ -10,8 +10,6 @@ from rldg_ros import __version__
 
 #: subcommands of the design that later issues deliver: name -> (issue, what it will do)
 PLANNED = {
-    "record": (7, "record a graph's topics to rosbag2"),
-    "convert": (7, "convert rosbag2 recordings to an RLDS dataset"),
     "pretrain": (8, "pretrain a tiny generalist on multi-task sim data"),
     "finetune": (8, "fine-tune a generalist on RLDS data"),
     "eval": (9, "evaluate a policy: success rate and cycle time"),
@@ -156,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rldg_ros.rl.cli import add_parser as add_rl
 
     add_rl(sub)
+    from rldg_ros.data.cli import add_parsers as add_data
+
+    add_data(sub)
 
     for name, (issue, what) in PLANNED.items():
         s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")

@@ -20,12 +20,11 @@ NODES: dict[str, str] = {
     "reward_classifier": "rldg_ros.nodes.reward_classifier:RewardClassifierNode",
     "rl_actor": "rldg_ros.nodes.rl_actor:RlActor",
     "rl_learner": "rldg_ros.nodes.rl_learner:RlLearner",
+    "recorder": "rldg_ros.nodes.recorder:Recorder",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "recorder": 7,
-    "collector": 7,
     "vla_policy": 9,
 }
 

@@ -99,6 +99,12 @@ class TeleopEpisodes(RldgNode):
         if self.running or self.starting or not self.reset_client.service_is_ready():
             return
         if self.cfg.episodes and self.done >= self.cfg.episodes:
+            # all done: let the last END event reach its subscribers (a recorder), then end the graph
+            import time
+
+            self.done_at = getattr(self, "done_at", None) or time.monotonic()
+            if time.monotonic() - self.done_at > 1.0 and not self.finished:
+                self.finish(f"teleop_episodes: {self.done} episodes done")
             return
         self.starting = True
         seed = -1 if self.cfg.first_seed < 0 else self.cfg.first_seed + self.done

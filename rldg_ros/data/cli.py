@@ -1,0 +1,92 @@
+"""``rldg record`` and ``rldg convert``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("record", help="record a graph's topics to rosbag2 (MCAP), one bag per episode")
+    s.add_argument("--out", required=True, help="directory for the bags")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--topics", nargs="+", default=None, help="topics to record (default: the rldg set)")
+    g.add_argument("--graph", default=None, help="record what this graph publishes (the rldg set)")
+    s.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    s.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    s.add_argument("--print-command", action="store_true", help="print the equivalent 'ros2 bag record' and exit")
+    s.set_defaults(func=_record)
+
+    s = sub.add_parser("convert", help="convert rosbag2 recordings to an RLDS (TFDS) dataset")
+    s.add_argument("bags", nargs="+", help="bag directories, .mcap files, or directories of bags")
+    s.add_argument("--out", required=True, help="output directory (the dataset lands in OUT/NAME/1.0.0)")
+    s.add_argument("--name", required=True, help="dataset name (lower_snake_case)")
+    s.add_argument("--map", default=None, help="topic/field mapping YAML (default: rldg's own topics)")
+    s.add_argument("--all", action="store_true", help="keep unsuccessful episodes too")
+    s.add_argument("--balance", action="store_true", help="the same number of episodes for every task")
+    s.add_argument("--val-fraction", type=float, default=0.0, help="episodes held out as the 'val' split")
+    s.add_argument("--relabel", default="", help="RL checkpoint: replace the recorded actions with its actions")
+    s.add_argument("--shard-mb", type=float, default=256.0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_convert)
+
+
+def _record(ns) -> int:
+    import rclpy
+
+    from rldg_ros.nodes.recorder import record_command
+    from rldg_ros.up import spin_until_stopped
+
+    if ns.print_command:
+        print(record_command(ns.out))
+        return 0
+    if ns.graph:
+        from rldg_ros.graphs import GRAPHS
+
+        if ns.graph not in GRAPHS:
+            print(f"rldg record: unknown graph {ns.graph!r} (known: {sorted(GRAPHS)})", file=sys.stderr)
+            return 2
+    from rclpy.parameter import Parameter
+
+    from rldg_ros.nodes.recorder import Recorder
+
+    rclpy.init()
+    params = [Parameter("out_dir", value=ns.out), Parameter("storage", value=ns.storage)]
+    if ns.topics:
+        params.append(Parameter("topics", value=[t.lstrip("/") for t in ns.topics]))
+    node = Recorder(parameter_overrides=params)
+    ex = rclpy.executors.SingleThreadedExecutor()
+    ex.add_node(node)
+    import signal
+    import threading
+    import time
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    t_end = None if ns.duration is None else time.monotonic() + ns.duration
+    try:
+        spin_until_stopped(ex, lambda: stop.is_set() or (t_end is not None and time.monotonic() > t_end))
+    finally:
+        node.shutdown()
+        node.destroy_node()
+        rclpy.shutdown()
+    print(json.dumps({"bags": node.closed}))
+    return 0
+
+
+def _convert(ns) -> int:
+    from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap, print_summary
+
+    try:
+        mapping = TopicMap.load(ns.map)
+        conv = Converter(mapping, ConvertOptions(success_only=not ns.all, balance=ns.balance,
+                                                 val_fraction=ns.val_fraction, relabel=ns.relabel,
+                                                 shard_mb=ns.shard_mb, progress=not ns.quiet))
+        report = conv.run(ns.bags, ns.out, ns.name)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"rldg convert: {exc}", file=sys.stderr)
+        return 2
+    print_summary(report)
+    print(report.dataset)
+    return 0 if report.episodes_written else 1

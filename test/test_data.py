@@ -1,0 +1,259 @@
+"""Recording to rosbag2 and converting to RLDS: round trips, other writers, damaged bags, TensorFlow read-back."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rldg_ros.data.bags import BagReport, read_bag
+from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+from rldg_ros.data.rlds import RldsReader
+from rldg_ros.data.synthetic import expected_action, expected_x, image_for, write_episodes
+from rldg_ros.data.tfrecord import TFRecordError, read_records
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TF_PY = ROOT / ".venv-tf" / "bin" / "python"
+
+
+def convert(bags, out, name="ds", mapping=None, **opts):
+    return Converter(mapping or TopicMap(), ConvertOptions(progress=False, **opts)).run(bags, out, name)
+
+
+def test_convert_preserves_every_step_and_drops_repeats_and_failures(tmp_path):
+    write_episodes(tmp_path / "bag", episodes=3, steps=25, failed=(1,))
+    rep = convert([tmp_path / "bag"], tmp_path / "out")
+    assert rep.episodes_written == {"train": 2} and rep.steps_written == 50
+    assert [s["episode_id"] for s in rep.episodes_skipped] == [1] and "not successful" in \
+        rep.episodes_skipped[0]["reason"]
+    eps = list(RldsReader(rep.dataset).episodes())
+    assert [e["episode_metadata"]["episode_id"] for e in eps] == [0, 2]  # order kept
+    for e in eps:
+        ep, st = e["episode_metadata"]["episode_id"], e["steps"]
+        np.testing.assert_allclose(st["action"], np.stack([expected_action(ep, k) for k in range(25)]), atol=1e-6)
+        np.testing.assert_allclose(st["observation"]["state"][:, 0], [expected_x(ep, k) for k in range(25)],
+                                   atol=1e-6)
+        # the image taken with each state (same stamp), JPEG-close
+        img = st["observation"]["image"]
+        assert img.shape == (25, 128, 128, 3)
+        assert np.abs(img.astype(int) - np.stack([image_for(ep, k, 128) for k in range(25)])).mean() < 3
+        assert st["is_first"].tolist() == [True] + [False] * 24 and st["is_last"][-1] and st["is_terminal"][-1]
+        assert st["reward"][-1] == 1.0 and st["reward"][:-1].sum() == 0
+        assert st["language_instruction"][0] == f"insert the plug {ep}"
+        assert e["episode_metadata"]["success"] and e["episode_metadata"]["intervention_fraction"] == \
+            pytest.approx(7 / 25)
+    stats = json.loads((Path(rep.dataset) / "dataset_statistics.json").read_text())
+    assert stats["num_transitions"] == 50 and stats["num_trajectories"] == 2
+    all_a = np.concatenate([e["steps"]["action"] for e in eps])
+    np.testing.assert_allclose(stats["action"]["q99"], np.quantile(all_a, 0.99, axis=0), atol=1e-5)
+    assert stats["proprio"]["std"][19] == 0.0  # a constant dimension (gripper width) has std 0, not NaN
+
+    # --all keeps the failure; a second conversion into the same place is refused, not overwritten
+    rep_all = convert([tmp_path / "bag"], tmp_path / "out2", success_only=False)
+    assert rep_all.episodes_written == {"train": 3}
+    with pytest.raises(FileExistsError, match="already holds a dataset"):
+        convert([tmp_path / "bag"], tmp_path / "out")
+
+
+def test_truncated_bag_converts_intact_episodes_and_reports_the_rest(tmp_path):
+    write_episodes(tmp_path / "bag", episodes=4, steps=30)
+    mcap = next((tmp_path / "bag").glob("*.mcap"))
+    data = mcap.read_bytes()
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "cut.mcap").write_bytes(data[: int(len(data) * 0.8)])  # no metadata.yaml, no summary, a torn chunk
+    rep = convert([cut], tmp_path / "out")
+    written = rep.episodes_written["train"]
+    assert 1 <= written <= 3
+    assert any("unreadable after" in p for p in rep.problems)
+    assert any("incomplete" in s["reason"] and "truncated" in s["reason"] for s in rep.episodes_skipped)
+    report = json.loads((Path(rep.dataset) / "conversion_report.json").read_text())
+    assert report["episodes_skipped"] and report["problems"]
+    # every converted episode is whole
+    assert all(len(e["steps"]["action"]) == 30 for e in RldsReader(rep.dataset).episodes(decode_images=False))
+
+
+def test_bag_with_gaps_clock_jump_and_empty_episode_is_reported(tmp_path):
+    write_episodes(tmp_path / "a", episodes=1, steps=10, t0_ns=2 * 10**18)
+    write_episodes(tmp_path / "b", episodes=2, steps=0)  # START/END with no steps
+    rep = convert([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
+    assert rep.episodes_written == {"train": 1}
+    assert sum("empty" in s["reason"] for s in rep.episodes_skipped) == 2
+
+
+def test_a_different_writer_converts_through_a_mapping_file(tmp_path):
+    """A bag as `ros2 bag record` would write it on a real cell: franka pose, realsense image, spacenav twist and
+    buttons, no episode topic; written with mcap-ros2-support (not our writer)."""
+    from mcap_ros2.writer import Writer
+
+    defs = (ROOT / "test" / "helpers" / "msgdefs")
+    path = tmp_path / "franka.mcap"
+    with open(path, "wb") as f:
+        w = Writer(f)
+        s_pose = w.register_msgdef("geometry_msgs/msg/PoseStamped", (defs / "PoseStamped.txt").read_text())
+        s_img = w.register_msgdef("sensor_msgs/msg/Image", (defs / "Image.txt").read_text())
+        s_tw = w.register_msgdef("geometry_msgs/msg/Twist", (defs / "Twist.txt").read_text())
+        s_joy = w.register_msgdef("sensor_msgs/msg/Joy", (defs / "Joy.txt").read_text())
+        t0 = 1_700_000_000 * 10**9
+
+        def hdr(t):
+            return {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": "x"}
+
+        twists = {}
+        for seg, start in enumerate((0.0, 10.0)):  # two demonstrations 10 s apart: split at the gap
+            for i in range(int(3.0 * 1000)):  # 3 s at 1 kHz ticks
+                t = t0 + int((start + i / 1000) * 1e9)
+                if i % 2 == 0:  # pose at 500 Hz
+                    w.write_message("/franka_robot_state_broadcaster/current_pose", s_pose, {
+                        "header": hdr(t), "pose": {"position": {"x": 0.4 + i * 1e-5, "y": 0.0, "z": 0.3},
+                                                   "orientation": {"x": 1.0, "y": 0.0, "z": 0.0, "w": 0.0}}}, t)
+                if i % 33 == 0:  # camera at 30 Hz, 640x480 bgr8
+                    img = np.zeros((480, 640, 3), np.uint8)
+                    img[..., 0] = 255  # blue in BGR
+                    w.write_message("/camera/camera/color/image_raw", s_img, {
+                        "header": hdr(t), "height": 480, "width": 640, "encoding": "bgr8", "is_bigendian": 0,
+                        "step": 640 * 3, "data": img.tobytes()}, t)
+                if i % 20 == 0:  # spacenav at 50 Hz
+                    v = 0.35 * np.sin(i / 300)
+                    twists[t] = v
+                    w.write_message("/spacenav/twist", s_tw, {"linear": {"x": v, "y": 0.0, "z": 0.0},
+                                                              "angular": {"x": 0.0, "y": 0.0, "z": 0.0}}, t)
+                if i == 1500 and seg == 1:  # button 1: open the gripper halfway through the second demo
+                    w.write_message("/spacenav/joy", s_joy, {"header": hdr(t), "axes": [], "buttons": [0, 1]}, t)
+        w.finish()
+    rep = convert([path], tmp_path / "out", mapping=TopicMap.load(ROOT / "config" / "convert_franka_spacenav.yaml"))
+    assert rep.episodes_written == {"train": 2}, (rep.episodes_skipped, rep.problems, dict(rep.steps_dropped))
+    eps = list(RldsReader(rep.dataset).episodes())
+    for k, e in enumerate(eps):
+        st = e["steps"]
+        assert 29 <= len(st["action"]) <= 33  # 3 s at 10 Hz (+ the last input held for max_age_s)
+        assert st["observation"]["state"].shape[1] == 7 and st["observation"]["image"].shape[1:] == (128, 128, 3)
+        assert st["observation"]["image"][..., 2].mean() > 200 and st["observation"]["image"][..., 0].mean() < 30
+        # spacenav full scale 0.35 -> action 1 (mapping scale), y/z zero
+        assert np.abs(st["action"][:, 0]).max() > 0.5 and np.abs(st["action"][:, 1:3]).max() == 0
+        grip = st["action"][:, 6]
+        assert (grip == 1).all() if k == 0 else (grip[0] == 1 and grip[-1] == -1)
+        assert e["episode_metadata"]["intervention_fraction"] == 1.0
+        assert st["language_instruction"][0] == "insert the connector"
+    # unknown mapping keys are an error naming them
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("image_topc: /x\n")
+    with pytest.raises(ValueError, match="image_topc"):
+        TopicMap.load(bad)
+
+
+def test_sqlite3_bag_converts_like_mcap(tmp_path):
+    write_episodes(tmp_path / "sq", episodes=2, steps=8, storage="sqlite3")
+    rep = convert([tmp_path / "sq"], tmp_path / "out")
+    assert rep.episodes_written == {"train": 2} and rep.steps_written == 16
+    r = BagReport("x")
+    list(read_bag(tmp_path / "sq", r))
+    assert r.storage == "sqlite3" and r.messages["/rldg/action/command"] == 32
+
+
+def test_tfrecord_checksums_catch_corruption(tmp_path):
+    write_episodes(tmp_path / "bag", episodes=1, steps=5)
+    rep = convert([tmp_path / "bag"], tmp_path / "out")
+    shard = next(Path(rep.dataset).glob("*train.tfrecord*"))
+    raw = bytearray(shard.read_bytes())
+    raw[100] ^= 0xFF
+    shard.write_bytes(bytes(raw))
+    with pytest.raises(TFRecordError, match="checksum"):
+        list(read_records(shard))
+
+
+def test_tensorflow_datasets_reads_our_rlds(tmp_path):
+    """The output opens with tfds.builder_from_directory under TensorFlow (as OpenVLA/Octo load RLDS), with the same
+    contents our TF-free reader returns."""
+    assert TF_PY.exists(), "TensorFlow venv missing: run 'make test' (it builds .venv-tf)"
+    write_episodes(tmp_path / "bag", episodes=3, steps=12)
+    rep = Converter(TopicMap(), ConvertOptions(progress=False, val_fraction=0.34)).run([tmp_path / "bag"],
+                                                                                       tmp_path / "out", "rt")
+    out = subprocess.run([str(TF_PY), str(ROOT / "scripts" / "tfds_read.py"), rep.dataset], capture_output=True,
+                         text=True, timeout=240, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    tf_eps = json.loads(out.stdout.strip().splitlines()[-1])
+    ours = RldsReader(rep.dataset)
+    assert {k: len(v) for k, v in tf_eps.items()} == ours.splits and sum(ours.splits.values()) == 3
+    for split, eps in tf_eps.items():
+        mine = {e["episode_metadata"]["episode_id"]: e for e in ours.episodes(split)}
+        for e in eps:
+            m = mine[e["meta"]["episode_id"]]
+            assert e["n"] == 12 and e["image_shape"] == [128, 128, 3]
+            np.testing.assert_allclose(e["action"], m["steps"]["action"], atol=1e-7)
+            np.testing.assert_allclose(e["state"], m["steps"]["observation"]["state"], atol=1e-7)
+            np.testing.assert_allclose(e["image_mean"], m["steps"]["observation"]["image"].mean(axis=(1, 2, 3)),
+                                       atol=0.5)
+            assert e["reward"] == m["steps"]["reward"].tolist() and e["is_first"][0] and e["is_last"][-1]
+            assert e["meta"]["task"] == "connector_insertion/usb" and e["meta"]["success"] == 1
+
+
+def test_recorder_node_round_trip_over_dds(tmp_path, ros_env, ros_context):
+    """`rldg record` (a real rclpy node over DDS) records what a publisher sends, one bag per episode; the bags
+    convert back to exactly the published steps."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image
+
+    from rldg_msgs.msg import Action, EpisodeEvent, Reward, RobotState
+    from rldg_ros.data.synthetic import TOPICS, _Msgs
+    from rldg_ros.qos import RELIABLE_10, SENSOR
+
+    out = tmp_path / "bags"
+    rec = subprocess.Popen([str(BIN / "rldg"), "record", "--out", str(out), "--duration", "60"], env=ros_env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    m = _Msgs()
+    ctx = ros_context
+    node = Node("record_probe", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    cls = {"/rldg/episode": EpisodeEvent, "/rldg/robot_state": RobotState, "/rldg/action/command": Action,
+           "/rldg/reward": Reward, "/camera/camera/color/image_raw": Image}
+    pubs = {t: node.create_publisher(c, t, SENSOR if "camera" in t else RELIABLE_10) for t, c in cls.items()}
+
+    def send(topic, msg):  # serialize with rosbags, publish through rclpy: both sides see the same bytes
+        pubs[topic].publish(deserialize_message(m.cdr(msg, TOPICS[topic]), cls[topic]))
+        ex.spin_once(timeout_sec=0.0)
+
+    try:
+        end = time.monotonic() + 30  # wait until the recorder is subscribed to everything
+        while time.monotonic() < end and not all(p.get_subscription_count() for p in pubs.values()):
+            ex.spin_once(timeout_sec=0.1)
+        assert all(p.get_subscription_count() for p in pubs.values()), rec.stderr.read() if rec.poll() else ""
+        t = time.time_ns()
+        for ep in range(2):
+            send("/rldg/episode", m.event(t, 0, ep))
+            time.sleep(0.05)
+            for k in range(15):
+                t = time.time_ns()
+                send("/rldg/robot_state", m.state(t, ep, k))
+                send("/camera/camera/color/image_raw", m.image(t, image_for(ep, k, 128)))
+                time.sleep(0.01)
+                send("/rldg/action/command", m.action(t, ep, k, False))
+                send("/rldg/reward", m.reward(t, 1.0 if k == 14 else 0.0))
+                time.sleep(0.03)
+            send("/rldg/episode", m.event(time.time_ns(), 1, ep, True, 15))
+            time.sleep(0.3)
+        time.sleep(0.5)
+    finally:
+        rec.terminate()
+        stdout, stderr = rec.communicate(timeout=30)
+        node.destroy_node()
+    assert rec.returncode == 0, stderr[-2000:]
+    bags = sorted(p for p in out.iterdir() if p.is_dir())
+    assert len(bags) == 2 and all((b / "metadata.yaml").exists() for b in bags)  # one bag per episode
+    rep = convert(bags, tmp_path / "out")
+    assert rep.episodes_written == {"train": 2} and rep.steps_written == 30, (rep.episodes_skipped,
+                                                                              dict(rep.steps_dropped))
+    for e in RldsReader(rep.dataset).episodes():
+        ep = e["episode_metadata"]["episode_id"]
+        np.testing.assert_allclose(e["steps"]["action"], np.stack([expected_action(ep, k) for k in range(15)]),
+                                   atol=1e-6)
+        np.testing.assert_allclose(e["steps"]["observation"]["state"][:, 0], [expected_x(ep, k) for k in range(15)],
+                                   atol=1e-6)
