@@ -25,6 +25,7 @@ BENCHMARKS = {
     "mux": ("mux.py", "measure"),
     "reward": ("reward.py", "measure"),
     "rl": ("rl.py", "measure"),
+    "data": ("data.py", "measure"),
 }
 
 

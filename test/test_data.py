@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rldg_ros.data.bags import BagReport, read_bag
+from rldg_ros.data.bags import BagReport, read_bag, typestore
 from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
 from rldg_ros.data.rlds import RldsReader
 from rldg_ros.data.synthetic import expected_action, expected_x, image_for, write_episodes
@@ -226,6 +226,7 @@ def test_recorder_node_round_trip_over_dds(tmp_path, ros_env, ros_context):
         while time.monotonic() < end and not all(p.get_subscription_count() for p in pubs.values()):
             ex.spin_once(timeout_sec=0.1)
         assert all(p.get_subscription_count() for p in pubs.values()), rec.stderr.read() if rec.poll() else ""
+        time.sleep(1.0)  # matched on our side; give the recorder's side of discovery a moment too
         t = time.time_ns()
         for ep in range(2):
             send("/rldg/episode", m.event(t, 0, ep))
@@ -247,7 +248,13 @@ def test_recorder_node_round_trip_over_dds(tmp_path, ros_env, ros_context):
         node.destroy_node()
     assert rec.returncode == 0, stderr[-2000:]
     bags = sorted(p for p in out.iterdir() if p.is_dir())
-    assert len(bags) == 2 and all((b / "metadata.yaml").exists() for b in bags)  # one bag per episode
+    assert all((b / "metadata.yaml").exists() for b in bags)
+    # one bag per episode: each START opens a new bag (a message that overtook the first START across topics
+    # lands in a bag of its own before it: recorded, not lost)
+    ts = typestore()
+    starts = [sum(1 for tp, mt, _, raw in read_bag(b) if tp == "/rldg/episode" and
+                  ts.deserialize_cdr(raw, mt).event == 0) for b in bags]
+    assert starts[-2:] == [1, 1] and sum(starts) == 2 and len(bags) <= 3, starts
     rep = convert(bags, tmp_path / "out")
     assert rep.episodes_written == {"train": 2} and rep.steps_written == 30, (rep.episodes_skipped,
                                                                               dict(rep.steps_dropped))
@@ -257,3 +264,17 @@ def test_recorder_node_round_trip_over_dds(tmp_path, ros_env, ros_context):
                                    atol=1e-6)
         np.testing.assert_allclose(e["steps"]["observation"]["state"][:, 0], [expected_x(ep, k) for k in range(15)],
                                    atol=1e-6)
+
+
+def test_cli_convert_names_bad_input_and_shipped_mapping_is_the_default(tmp_path):
+    assert TopicMap.load(ROOT / "config" / "convert_rldg.yaml") == TopicMap()
+    out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "nope"), "--out", str(tmp_path),
+                          "--name", "x"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "nope: no such bag or directory" in out.stderr
+    write_episodes(tmp_path / "bag", episodes=1, steps=4)
+    out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "bag"), "--out", str(tmp_path / "o"),
+                          "--name", "Bad-Name"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "lower_snake_case" in out.stderr
+    out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "bag"), "--out", str(tmp_path / "o"),
+                          "--name", "good", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("good/1.0.0") and "steps written" in out.stderr

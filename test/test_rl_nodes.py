@@ -19,15 +19,20 @@ def test_actor_and_learner_in_separate_processes_then_eval(tmp_path, ros_env):
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]
     assert "process(es)" in log and "rl_learner up (fresh)" in log
-    episodes = [json.loads(line) for line in (run / "actor" / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run / "actor" / "metrics.jsonl").read_text().splitlines()]
+    episodes = [r for r in rows if r["kind"] != "shutdown"]
     assert episodes and all(e["kind"] == "episode_train" for e in episodes), log[-3000:]
+    end = rows[-1]
+    assert end["kind"] == "shutdown" and end["acked"] + end["unacked"] == end["transitions"]
     ckpt = run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip()
     meta = json.loads((ckpt / "meta.json").read_text())
     assert meta["reason"] == "shutdown" and meta["obs_mode"] == "state" and not meta["privileged_state"]
     (actor, acked), = meta["acked"].items()
     # every transition the learner acknowledged is in its buffer, in order, from one actor session
     assert actor.startswith("rl_actor-") and acked == meta["received"] == meta["online_size"]
-    assert acked >= sum(e["steps"] for e in episodes)  # whole episodes arrived (and the running one's start)
+    # whole episodes were made into transitions; the graph stops actor and learner together, so the last few may
+    # still be unacknowledged at that moment (the actor logs them); all acknowledged ones are in the buffer
+    assert end["transitions"] >= sum(e["steps"] for e in episodes) and acked >= end["acked"]
     assert meta["online_size"] >= 50 and meta["step"] > 0
 
     report = tmp_path / "eval.json"

@@ -189,11 +189,18 @@ def test_fmb_insertion_board_is_randomised_in_position_and_yaw():
         for seed in range(20):
             env.reset(seed=seed)
             poses.append([*env.task.port_xy, env.task.port_yaw])
+        # the privileged yaw feature follows the hexagon's symmetry: it stays within +-30 degrees while the wrist
+        # turns through more than 60 degrees, and it moves with the wrist
+        yaws = []
+        for _ in range(25):
+            env.step(np.array([0, 0, 0, 0, 0, 1.0, 1.0]))
+            yaws.append(env.task.privileged(env)[3])
     finally:
         env.close()
     poses = np.array(poses)
     assert np.ptp(poses[:, 0]) > 0.2 and np.ptp(poses[:, 1]) > 0.2  # within 35 x 35 cm
     assert np.all(np.abs(poses[:, 2]) <= np.pi / 12) and np.ptp(poses[:, 2]) > 0.2  # +-15 deg
+    assert np.all(np.abs(yaws) <= np.pi / 6 + 1e-6) and np.ptp(yaws) > 0.5
 
 
 def test_fmb_assembly_reports_the_phase_boundary():

@@ -461,5 +461,10 @@ class RlActor(RldgNode):
         if self.cfg.report_path:
             Path(self.cfg.report_path).parent.mkdir(parents=True, exist_ok=True)
             Path(self.cfg.report_path).write_text(json.dumps(self.summary(), indent=1))
+        unacked = len(self.outbox.pending)
+        if unacked and not self.cfg.eval_only:  # the learner stopped with the graph before acknowledging these
+            self.get_logger().warning(f"{unacked} transition(s) not acknowledged by a learner at shutdown")
         if self.metrics is not None:
+            self.metrics.write("shutdown", self.version, {"transitions": self.outbox.seq,
+                                                          "acked": self.outbox.acked, "unacked": unacked})
             self.metrics.close()

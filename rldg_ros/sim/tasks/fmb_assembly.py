@@ -29,6 +29,7 @@ class FmbAssembly(PegInsertion):
     wall = 0.035
     port_rgba = (0.2, 0.45, 0.3, 1)
     conn = FMB_PEG
+    yaw_period = np.pi / 3  # a hexagon fits every 60 degrees
     instruction = "pick up the hexagonal block and insert it into the board"
     ws_low = np.array([0.35, -0.30, 0.005])
     ws_high = np.array([0.75, 0.30, 0.30])

@@ -60,6 +60,7 @@ class PegInsertion(Task):
     wall = WALL
     port_rgba = (0.12, 0.12, 0.14, 1)
     conn: Connector
+    yaw_period = 2 * np.pi  # the privileged yaw feature wraps to this (the peg's rotational symmetry)
 
     def __init__(self) -> None:
         self.port_xy = PORT_POS.copy()
@@ -139,7 +140,7 @@ class PegInsertion(Task):
         """Port relative to the peg tip (x, y, depth; 5 cm -> 1) and the yaw that aligns them (rad)."""
         tip = self.tip(env)
         _, quat = env.tcp_pose()
-        yaw = _wrap(self.port_yaw - self.peg_yaw_in_hand(env) - _tcp_yaw(quat))
+        yaw = _wrap(self.port_yaw - self.peg_yaw_in_hand(env) - _tcp_yaw(quat), self.yaw_period)
         return np.array([*(self.port_xy - tip[:2]) * 20.0, (PORT_HEIGHT - tip[2]) * 20.0, yaw], np.float32)
 
     def goal_distance(self, env) -> float:
@@ -172,8 +173,9 @@ class PegInsertion(Task):
         return 0.0
 
 
-def _wrap(a: float) -> float:
-    return (a + np.pi) % (2 * np.pi) - np.pi
+def _wrap(a: float, period: float = 2 * np.pi) -> float:
+    """An angle into [-period/2, period/2): a hexagonal peg fits its hole every 60 degrees."""
+    return (a + period / 2) % period - period / 2
 
 
 def _tcp_yaw(quat: np.ndarray) -> float:
@@ -213,6 +215,7 @@ class FmbInsertion(PegInsertion):
     wall = 0.035
     port_rgba = (0.2, 0.45, 0.3, 1)
     conn = FMB_PEG
+    yaw_period = np.pi / 3  # a hexagon fits every 60 degrees
     instruction = "insert the hexagonal block into the board"
     ws_low = np.array([FMB_REGION[0] - 0.22, FMB_REGION[1] - 0.22, PORT_HEIGHT + PEG_OUT - 0.02])
     ws_high = np.array([FMB_REGION[0] + 0.22, FMB_REGION[1] + 0.22, PORT_HEIGHT + PEG_OUT + 0.2])
