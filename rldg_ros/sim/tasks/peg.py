@@ -136,17 +136,23 @@ class PegInsertion(Task):
     def phase(self, env) -> str:
         return "inserting" if self.insertion_depth(env) > 0 else "approach"
 
+    def _yaw_error(self, env) -> float:
+        _, quat = env.tcp_pose()
+        return _wrap(self.port_yaw - self.peg_yaw_in_hand(env) - _tcp_yaw(quat), self.yaw_period)
+
     def privileged(self, env) -> np.ndarray:
-        """Port relative to the peg tip (x, y, depth; 5 cm -> 1) and the yaw that aligns them (rad)."""
+        """The port's mouth relative to the peg tip **in the TCP frame** (the frame the actions move in; 5 cm -> 1)
+        and the yaw that aligns peg and hole (rad, wrapped to the peg's symmetry)."""
         tip = self.tip(env)
         _, quat = env.tcp_pose()
-        yaw = _wrap(self.port_yaw - self.peg_yaw_in_hand(env) - _tcp_yaw(quat), self.yaw_period)
-        return np.array([*(self.port_xy - tip[:2]) * 20.0, (PORT_HEIGHT - tip[2]) * 20.0, yaw], np.float32)
+        d = np.array([self.port_xy[0] - tip[0], self.port_xy[1] - tip[1], PORT_HEIGHT - tip[2]])
+        return np.array([*(geo.quat_to_mat(quat).T @ d) * 20.0, self._yaw_error(env)], np.float32)
 
     def goal_distance(self, env) -> float:
         """Tip to the seated position, plus the yaw error as arc length at 15 mm (a 3 mm error ~ 0.2 rad)."""
-        f = self.privileged(env)
-        return float(np.linalg.norm(f[:2]) / 20.0 + abs(SEAT_DEPTH - f[2] / 20.0) + 0.015 * abs(f[3]))
+        tip = self.tip(env)
+        return float(np.linalg.norm(self.port_xy - tip[:2]) + abs(tip[2] - (PORT_HEIGHT - SEAT_DEPTH))
+                     + 0.015 * abs(self._yaw_error(env)))
 
     # -- demonstrators -----------------------------------------------------------------------------------------
     def waypoint(self, env, style) -> Waypoint:

@@ -1,0 +1,57 @@
+"""Action tokenization and normalization shared by the generalists (numpy only)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rldg_ros.vla.normalize import Normalizer
+from rldg_ros.vla.tokenizer import ActionTokenizer
+
+
+def test_tokenizer_round_trip_bin_edges_and_last_vocabulary_ids():
+    tok = ActionTokenizer(vocab_size=32000, n_bins=256)
+    a = np.random.default_rng(0).uniform(-1, 1, size=(1000, 7))
+    ids = tok.encode(a)
+    assert ids.min() >= tok.first_id == 32000 - 255 and ids.max() <= 31999
+    assert np.abs(tok.decode(ids) - a).max() <= 1 / 255 + 1e-9  # half a bin width (bins are 2/255 wide)
+    # the edges: -1 and +1 land in the outermost bins, out-of-range values are clipped into them
+    assert tok.encode(np.array([-1.0, 1.0, -5.0, 5.0])).tolist() == [31999, 31745, 31999, 31745]
+    # monotone: a larger action never gets a larger id (ids count down from the end of the vocabulary)
+    x = np.linspace(-1, 1, 2001)
+    assert np.all(np.diff(tok.encode(x)) <= 0)
+    with pytest.raises(ValueError, match="NaN"):
+        tok.encode(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="not action tokens"):
+        tok.decode(np.array([5, 31999]))
+
+
+def test_q01_q99_normalization_round_trip_with_constant_and_gripper_dims(tmp_path):
+    rng = np.random.default_rng(1)
+    acts = np.concatenate([rng.normal(0, 0.3, (5000, 3)), np.full((5000, 3), 0.25),
+                           rng.choice([-1.0, 1.0], (5000, 1))], axis=1)
+    stats = {"action": {"q01": np.quantile(acts, 0.01, 0).tolist(), "q99": np.quantile(acts, 0.99, 0).tolist(),
+                        "mean": acts.mean(0).tolist(), "std": acts.std(0).tolist()}}
+    n = Normalizer.from_stats(stats, skip=(6,))
+    y = n.normalize(acts)
+    assert np.all(np.isfinite(y)) and y.min() >= -1 and y.max() <= 1
+    assert np.all(y[:, 3:6] == 0.0)  # constant dimensions: 0, not NaN
+    np.testing.assert_array_equal(y[:, 6], acts[:, 6])  # the gripper passes through
+    back = n.unnormalize(y)
+    inside = np.all((acts[:, :3] >= stats["action"]["q01"][:3]) & (acts[:, :3] <= stats["action"]["q99"][:3]), 1)
+    np.testing.assert_allclose(back[inside], acts[inside], atol=1e-5)  # exact inside [q01, q99]
+    np.testing.assert_allclose(back[:, 3:6], 0.25, atol=1e-7)  # constants come back
+    assert np.all(np.abs(y[~inside, :3]).max(1) == 1.0)  # outliers are clipped to the bounds
+    # tokenizer + normalizer: the un-normalized round trip error is half a bin of the q01..q99 range
+    tok = ActionTokenizer(1000)
+    rt = n.unnormalize(tok.decode(tok.encode(n.normalize(acts))))
+    span = np.array(stats["action"]["q99"]) - np.array(stats["action"]["q01"])
+    assert np.all(np.abs(rt - acts)[inside, :3] <= span[:3] / 255 + 1e-6)
+    # a statistics file with several datasets needs a name
+    f = tmp_path / "dataset_statistics.json"
+    f.write_text(json.dumps({"a": stats, "b": stats}))
+    with pytest.raises(KeyError, match="name one"):
+        Normalizer.from_file(f)
+    assert Normalizer.from_file(f, dataset="b").normalize(acts[:1]).shape == (1, 7)
+    with pytest.raises(ValueError, match="expected 7 dimensions"):
+        n.normalize(np.zeros(6))
