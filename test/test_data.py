@@ -278,3 +278,23 @@ def test_cli_convert_names_bad_input_and_shipped_mapping_is_the_default(tmp_path
     out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "bag"), "--out", str(tmp_path / "o"),
                           "--name", "good", "--quiet"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("good/1.0.0") and "steps written" in out.stderr
+
+
+def test_collect_graph_records_episodes_that_convert(tmp_path, ros_env):
+    """`rldg up collect` (the sim cell driven by the scripted expert, the recorder alongside) -> bags -> RLDS."""
+    bags = tmp_path / "bags"
+    out = subprocess.run([str(BIN / "rldg"), "up", "collect", "--duration", "200", "task:=connector_insertion/usb",
+                          "policy:=expert", "episodes:=2", f"bag_dir:={bags}"], env=ros_env, capture_output=True,
+                         text=True, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0 and "teleop_episodes finished" in log, log[-3000:]
+    rep = convert([bags], tmp_path / "out")
+    assert rep.episodes_written == {"train": 2}, (rep.episodes_skipped, rep.problems)
+    for e in RldsReader(rep.dataset).episodes():
+        st, meta = e["steps"], e["episode_metadata"]
+        assert 10 <= len(st["action"]) <= 150 and meta["success"] and meta["intervention_fraction"] == 1.0
+        assert st["observation"]["image"].std() > 5 and st["reward"][-1] == 1.0
+        assert st["language_instruction"][0] == "insert the usb connector into the port"
+        # the TCP moved down towards the port over the episode (state follows the actions)
+        z = st["observation"]["state"][:, 2]
+        assert z[-1] < z[0] - 0.01

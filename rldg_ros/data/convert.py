@@ -248,7 +248,7 @@ class Converter:
         pending: _Step | None = None
         ep: _Open | None = None
         last_t = None
-        has_events = False
+        has_events = bool(m.episode_topic)  # with an episode topic, steps outside START..END are not an episode
 
         def skip_episode(e: _Open, why: str, t: int | None = None) -> None:
             report.episodes_skipped.append({"bag": str(bag), "episode_id": e.episode_id, "steps": len(e.actions),
@@ -375,7 +375,6 @@ class Converter:
                 elif get_field(msg, m.gripper_open_field):
                     gripper = -1.0
             elif role == "episode":
-                has_events = True
                 ev = int(msg.event)
                 if ev == 0:  # START
                     if ep is not None:

@@ -88,9 +88,14 @@ class _Msgs:
 
 
 def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int = 128, t0_ns: int = 10**18,
-                   failed: tuple[int, ...] = (), storage: str = "mcap", repeats: bool = True) -> dict:
-    """One bag holding ``episodes`` episodes of ``steps`` steps at 10 Hz; returns what was written."""
+                   failed: tuple[int, ...] = (), storage: str = "mcap", repeats: bool = True,
+                   texture: bool = False) -> dict:
+    """One bag holding ``episodes`` episodes of ``steps`` steps at 10 Hz; returns what was written. ``texture``
+    adds camera-like detail (gradients and noise) so JPEG costs what it costs on real images."""
     m = _Msgs()
+    rng = np.random.default_rng(0)
+    grain = rng.integers(0, 40, (8, image_size, image_size, 3), dtype=np.uint8) if texture else None
+    ramp = np.linspace(0, 120, image_size, dtype=np.float32)[None, :, None]
     w = BagWriter(path, storage)
     for topic, t in TOPICS.items():
         w.add(topic, t)
@@ -102,8 +107,11 @@ def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int 
         for k in range(steps):
             t += dt
             w.write("/rldg/robot_state", t, m.cdr(m.state(t, ep, k), TOPICS["/rldg/robot_state"]))
+            img = image_for(ep, k, image_size)
+            if texture:
+                img = np.clip(img * 0.5 + ramp + grain[k % 8], 0, 255).astype(np.uint8)
             w.write("/camera/camera/color/image_raw", t + 1_000_000,
-                    m.cdr(m.image(t, image_for(ep, k, image_size)), TOPICS["/camera/camera/color/image_raw"]))
+                    m.cdr(m.image(t, img), TOPICS["/camera/camera/color/image_raw"]))
             w.write("/rldg/action/command", t + 5_000_000,
                     m.cdr(m.action(t, ep, k, k % 4 == 0), TOPICS["/rldg/action/command"]))
             if repeats:  # the mux's timer repeating the last action: not a new step
