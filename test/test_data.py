@@ -78,11 +78,13 @@ def test_truncated_bag_converts_intact_episodes_and_reports_the_rest(tmp_path):
     assert all(len(e["steps"]["action"]) == 30 for e in RldsReader(rep.dataset).episodes(decode_images=False))
 
 
-def test_bag_with_gaps_clock_jump_and_empty_episode_is_reported(tmp_path):
-    write_episodes(tmp_path / "a", episodes=1, steps=10, t0_ns=2 * 10**18)
+def test_clock_jump_and_empty_episodes_are_reported(tmp_path):
+    write_episodes(tmp_path / "a", episodes=3, steps=10, jump_at=(1, 5))
     write_episodes(tmp_path / "b", episodes=2, steps=0)  # START/END with no steps
     rep = convert([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
-    assert rep.episodes_written == {"train": 1}
+    assert rep.episodes_written == {"train": 2}  # episodes 0 and 2
+    assert [s["episode_id"] for s in rep.episodes_skipped if s["reason"] == "clock jump"] == [1]
+    assert any("clock jumped back 100.0" in p and "/rldg/" in p for p in rep.problems)
     assert sum("empty" in s["reason"] for s in rep.episodes_skipped) == 2
 
 
@@ -298,3 +300,48 @@ def test_collect_graph_records_episodes_that_convert(tmp_path, ros_env):
         # the TCP moved down towards the port over the episode (state follows the actions)
         z = st["observation"]["state"][:, 2]
         assert z[-1] < z[0] - 0.01
+
+
+def test_phase_segments_mix_sources(tmp_path):
+    """FMB assembly style: human demos for the grasp phase + RL rollouts for the insertion phase, one dataset."""
+    write_episodes(tmp_path / "human", episodes=2, steps=20, phase_at=8)
+    write_episodes(tmp_path / "rl", episodes=3, steps=20, phase_at=12, t0_ns=1_800_000_000 * 10**9)
+    rep = convert([f"{tmp_path / 'human'}@grasp", f"{tmp_path / 'rl'}@insertion"], tmp_path / "out")
+    assert rep.episodes_written == {"train": 5}
+    eps = list(RldsReader(rep.dataset).episodes(decode_images=False))
+    human = [e for e in eps if e["episode_metadata"]["file_path"].endswith("human")]
+    rl = [e for e in eps if e["episode_metadata"]["file_path"].endswith("rl")]
+    assert [len(e["steps"]["action"]) for e in human] == [8, 8] and [len(e["steps"]["action"]) for e in rl] == [8] * 3
+    for e in human:  # steps 0..7 of each human episode, a complete segment of its own
+        ep = e["episode_metadata"]["episode_id"]
+        np.testing.assert_allclose(e["steps"]["action"], np.stack([expected_action(ep, k) for k in range(8)]),
+                                   atol=1e-6)
+        assert e["steps"]["is_first"][0] and e["steps"]["is_last"][-1] and e["episode_metadata"]["success"]
+    for e in rl:  # steps 12..19
+        ep = e["episode_metadata"]["episode_id"]
+        np.testing.assert_allclose(e["steps"]["action"],
+                                   np.stack([expected_action(ep, k) for k in range(12, 20)]), atol=1e-6)
+    assert sum("in phase" in k for k in rep.steps_dropped) == 2  # what was left out is counted, per phase
+
+
+def test_relabel_replaces_actions_with_the_rl_policy(tmp_path):
+    """The paper's "human states + RL actions" dataset: the recorded states, the specialist's actions."""
+    from rldg_ros.rl.agent import AgentConfig
+    from rldg_ros.rl.learner import Learner, LearnerConfig
+    from rldg_ros.rl.policy import RLPolicy
+
+    cfg = LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run"), demos="none",
+                        capacity=1000, checkpoint_every_s=1e9, agent=AgentConfig(hidden=[16, 16], batch_size=8))
+    learner = Learner(cfg, tensorboard=False, progress=False)
+    learner.checkpoint("test")
+    learner.close()
+    write_episodes(tmp_path / "bag", episodes=1, steps=12)
+    rep = convert([tmp_path / "bag"], tmp_path / "out", relabel=str(tmp_path / "run"))
+    e = next(RldsReader(rep.dataset).episodes(decode_images=False))
+    policy = RLPolicy(tmp_path / "run")
+    want = np.stack([policy.act(s, gripper=1.0) for s in e["steps"]["observation"]["state"]])
+    np.testing.assert_allclose(e["steps"]["action"], want, atol=1e-5)
+    assert not np.allclose(e["steps"]["action"], np.stack([expected_action(0, k) for k in range(12)]))
+    assert np.all(e["steps"]["action"][:, 3:6] == 0)  # the usb specialist drives x, y, z only
+    stats = json.loads((Path(rep.dataset) / "dataset_statistics.json").read_text())
+    assert stats["rldg"]["relabel"] == str(tmp_path / "run")

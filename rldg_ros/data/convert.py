@@ -230,9 +230,11 @@ class Converter:
             self.policy = RLPolicy(options.relabel)
 
     # -- one bag -----------------------------------------------------------------------------------------------
-    def episodes(self, bag: Path, report: ConvertReport):
-        """Episodes (:class:`Episode`) of one bag, streamed; skips go to ``report``."""
+    def episodes(self, bag: Path, report: ConvertReport, phases: frozenset[str] | None = None):
+        """Episodes (:class:`Episode`) of one bag, streamed; skips go to ``report``. With ``phases``, only the steps
+        taken in those task phases (EpisodeEvent PHASE) are kept, each stretch as an episode of its own."""
         m = self.m
+        phase = ""
         topics = {_norm(m.image_topic): "image", _norm(m.state_topic): "state", _norm(m.action_topic): "action",
                   _norm(m.reward_topic): "reward", _norm(m.privileged_topic): "privileged",
                   _norm(m.episode_topic): "episode", _norm(m.gripper_topic): "gripper"}
@@ -323,6 +325,9 @@ class Converter:
             if not np.all(np.isfinite(a)):
                 report.steps_dropped["NaN/inf action"] += 1
                 return
+            if phases is not None and phase not in phases:
+                report.steps_dropped[f"in phase {phase or '(none)'} (kept: {', '.join(sorted(phases))})"] += 1
+                return
             if ep is None:
                 if has_events:
                     report.steps_dropped["outside an episode (before START or after END)"] += 1
@@ -351,6 +356,7 @@ class Converter:
                     ep = None
                 images.clear()
                 state = None
+                last_t = t  # the new clock from here on
             last_t = t if last_t is None else max(last_t, t)
             try:
                 msg = self.ts.deserialize_cdr(raw, msgtype)
@@ -381,9 +387,22 @@ class Converter:
                         finish(ep, None, "incomplete: a new episode started before its END event", t)
                     ep = _Open(str(bag), t, int(msg.episode_id), msg.task_id, msg.language_instruction, True)
                     seen_keys.clear()
+                    phase = str(msg.phase)
                     reward = 0.0
+                elif ev == 2:  # PHASE: with a phase filter, leaving a kept phase closes that stretch (it was done)
+                    new_phase = str(msg.phase)
+                    if phases is not None and ep is not None and phase in phases and new_phase not in phases:
+                        out = finish(ep, True, None if ep.actions or pending else
+                                     "no steps in the kept phases", t)
+                        if out is not None:
+                            yield out
+                        ep = _Open(str(bag), t, ep.episode_id, ep.task, ep.instruction, True)
+                    phase = new_phase
                 elif ev == 1 and ep is not None:  # END
-                    out = finish(ep, bool(msg.success), None, t)
+                    why = None
+                    if phases is not None and not ep.actions and pending is None:
+                        why = "no steps in the kept phases"
+                    out = finish(ep, bool(msg.success), why, t)
                     if out is not None:
                         yield out
                     ep = None
@@ -459,7 +478,13 @@ class Converter:
         from tqdm import tqdm
 
         t0 = time.monotonic()
-        bags = find_bags(inputs)
+        bags: list[Path] = []
+        bag_phases: dict[Path, frozenset[str] | None] = {}
+        for item in inputs:  # PATH or PATH@phase[,phase]: keep only those phases' steps from these bags
+            path, _, ph = str(item).partition("@")
+            for b in find_bags([path]):
+                bags.append(b)
+                bag_phases[b] = frozenset(p for p in ph.split(",") if p) or None
         report = ConvertReport(bags=len(bags))
         cap = None
         if self.o.balance:
@@ -470,7 +495,7 @@ class Converter:
                             shard_mb=self.o.shard_mb)
         bar = tqdm(bags, desc=f"convert -> {name}", unit="bag", disable=not self.o.progress)
         for bag in bar:
-            for ep in self.episodes(bag, report):
+            for ep in self.episodes(bag, report, bag_phases[bag]):
                 if cap is not None and report.per_task[ep.task] >= cap:
                     report.episodes_skipped.append({"bag": str(bag), "episode_id": ep.episode_id,
                                                     "steps": len(ep), "reason": f"balance: task {ep.task} "

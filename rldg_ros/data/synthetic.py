@@ -80,16 +80,17 @@ class _Msgs:
         return self.T["Reward"](header=self.header(t_ns), probability=r, threshold=0.5, success=r > 0, reward=r)
 
     def event(self, t_ns: int, kind: int, ep: int, success: bool = False, steps: int = 0,
-              task: str = "connector_insertion/usb"):
+              task: str = "connector_insertion/usb", phase: str = ""):
         return self.T["EpisodeEvent"](header=self.header(t_ns), event=kind, episode_id=ep, task_id=task,
-                                      language_instruction=f"insert the plug {ep}", phase="", is_eval=False,
+                                      language_instruction=f"insert the plug {ep}", phase=phase, is_eval=False,
                                       success=success, reason="success" if success else "timeout",
                                       num_steps=steps)
 
 
 def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int = 128, t0_ns: int = 10**18,
                    failed: tuple[int, ...] = (), storage: str = "mcap", repeats: bool = True,
-                   texture: bool = False) -> dict:
+                   texture: bool = False, phase_at: int | None = None,
+                   jump_at: tuple[int, int] | None = None) -> dict:
     """One bag holding ``episodes`` episodes of ``steps`` steps at 10 Hz; returns what was written. ``texture``
     adds camera-like detail (gradients and noise) so JPEG costs what it costs on real images."""
     m = _Msgs()
@@ -106,6 +107,11 @@ def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int 
         success = ep not in failed
         for k in range(steps):
             t += dt
+            if jump_at == (ep, k):  # the recording machine's clock steps back 100 s
+                t -= 100 * 10**9
+            if phase_at is not None and k in (0, phase_at):  # task phases: grasp, then insertion from phase_at
+                w.write("/rldg/episode", t - 1_000_000, m.cdr(m.event(t, 2, ep, phase="grasp" if k == 0 else
+                                                                      "insertion"), TOPICS["/rldg/episode"]))
             w.write("/rldg/robot_state", t, m.cdr(m.state(t, ep, k), TOPICS["/rldg/robot_state"]))
             img = image_for(ep, k, image_size)
             if texture:

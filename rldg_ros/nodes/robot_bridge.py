@@ -274,6 +274,9 @@ class RobotBridge(RldgNode):
             # evaluation episodes run the policy alone: the scripted intervener sits them out
             self.eval_episode = False
             self.create_subscription(EpisodeEvent, topics.EPISODE.name, self._on_episode, RELIABLE_10)
+            # task phases (grasp -> insertion, ...) as EpisodeEvent PHASE: the converter can keep one phase's steps
+            self.pub_phase = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
+            self.phase: tuple[int, str] | None = None
             # the cell lives on its own control-loop thread: MuJoCo's GL context is bound to the thread that made it
             self.backend = None
             self.ready = threading.Event()
@@ -394,6 +397,14 @@ class RobotBridge(RldgNode):
             self.episode_step += 1
             episode_id, episode_step = self.episode_id, self.episode_step
         stamp = self.get_clock().now().to_msg()
+        if cfg.backend == "sim":
+            phase = (episode_id, self.backend.env.task.phase(self.backend.env))
+            if phase != self.phase:  # a new episode's first phase, or a phase boundary
+                self.phase = phase
+                ev = EpisodeEvent(event=EpisodeEvent.EVENT_PHASE, episode_id=episode_id, phase=phase[1],
+                                  task_id=self.backend.env.task.task_id)
+                ev.header.stamp = stamp
+                self.pub_phase.publish(ev)
         if cfg.backend == "sim":  # the goal features go out before the state that a consumer pairs them with
             priv = Observation()
             priv.header.stamp, priv.header.frame_id = stamp, cfg.frame_id
