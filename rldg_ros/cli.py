@@ -10,8 +10,6 @@ from rldg_ros import __version__
 
 #: subcommands of the design that later issues deliver: name -> (issue, what it will do)
 PLANNED = {
-    "pretrain": (8, "pretrain a tiny generalist on multi-task sim data"),
-    "finetune": (8, "fine-tune a generalist on RLDS data"),
     "eval": (9, "evaluate a policy: success rate and cycle time"),
     "experiment": (9, "the RLDG experiment end to end"),
     "report": (9, "markdown + PNG report of an experiment run"),
@@ -157,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rldg_ros.data.cli import add_parsers as add_data
 
     add_data(sub)
+    from rldg_ros.vla.cli import add_parsers as add_vla
+
+    add_vla(sub)
 
     for name, (issue, what) in PLANNED.items():
         s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")

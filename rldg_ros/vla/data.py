@@ -1,0 +1,120 @@
+"""Training batches for the generalists from RLDS directories, through the TF-free reader.
+
+Episodes are read once (images decoded and resized to the model's size), split into train / validation **by
+episode** (the dataset's ``val`` split if it has one, else a held-out fraction), and sampled as windows: the last
+``window`` observations up to step t (padded at the episode start, with a mask) and the ``horizon`` actions from t
+(padded at the end, with a mask), normalized with the training data's statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rldg_ros.data.rlds import RldsReader
+from rldg_ros.vla.normalize import Normalizer
+
+GRIPPER = (6,)
+
+
+def resize(images: np.ndarray, size: int) -> np.ndarray:
+    if images.shape[1:3] == (size, size):
+        return images
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images])
+
+
+@dataclass
+class EpisodeData:
+    images: np.ndarray  # (T, S, S, 3) uint8
+    states: np.ndarray  # (T, D)
+    actions: np.ndarray  # (T, 7) raw
+    instruction: str
+    task: str
+
+
+def load_episodes(paths: list[str | Path], image_size: int, split: str = "train",
+                  progress: bool = False) -> list[EpisodeData]:
+    from tqdm import tqdm
+
+    out = []
+    for p in paths:
+        r = RldsReader(p)
+        if split not in r.splits:
+            continue
+        for e in tqdm(r.episodes(split), total=r.splits[split], desc=f"load {r.name}/{split}", disable=not progress):
+            st = e["steps"]
+            out.append(EpisodeData(resize(st["observation"]["image"], image_size),
+                                   st["observation"]["state"].astype(np.float32), st["action"].astype(np.float32),
+                                   st["language_instruction"][0], e["episode_metadata"]["task"]))
+    return out
+
+
+def merged_statistics(paths: list[str | Path], episodes: list[EpisodeData]) -> dict:
+    """Statistics of the training episodes actually used (several datasets: recomputed over their union)."""
+    a = np.concatenate([e.actions for e in episodes]).astype(np.float64)
+    s = np.concatenate([e.states for e in episodes]).astype(np.float64)
+
+    def st(x):
+        return {k: v.astype(np.float32).tolist() for k, v in (
+            ("mean", x.mean(0)), ("std", x.std(0)), ("max", x.max(0)), ("min", x.min(0)),
+            ("q01", np.quantile(x, 0.01, axis=0)), ("q99", np.quantile(x, 0.99, axis=0)))}
+
+    return {"action": st(a), "proprio": st(s), "num_transitions": int(len(a)), "num_trajectories": len(episodes),
+            "datasets": [str(p) for p in paths]}
+
+
+def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float, seed: int,
+                   progress: bool = False) -> tuple[list[EpisodeData], list[EpisodeData]]:
+    train = load_episodes(paths, image_size, "train", progress)
+    if not train:
+        raise ValueError(f"no training episodes in {[str(p) for p in paths]}")
+    val = load_episodes(paths, image_size, "val", progress)
+    if not val and val_fraction > 0 and len(train) >= 2:
+        rng = np.random.default_rng(seed)
+        idx = rng.permutation(len(train))
+        n_val = max(1, int(round(val_fraction * len(train))))
+        val = [train[i] for i in idx[:n_val]]
+        train = [train[i] for i in idx[n_val:]]
+    return train, val
+
+
+class WindowSampler:
+    def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
+                 text_fn, seed: int = 0) -> None:
+        if not episodes:
+            raise ValueError("no episodes to sample from")
+        self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
+        self.text = [text_fn(e.instruction) for e in episodes]
+        self.norm_actions = [norm.normalize(e.actions) for e in episodes]
+        self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def item(self, i: int, t: int) -> dict[str, np.ndarray]:
+        e, W, H = self.eps[i], self.window, self.horizon
+        steps = np.arange(t - W + 1, t + 1)
+        pad = steps >= 0
+        img = e.images[np.clip(steps, 0, None)]
+        img[~pad] = 0
+        a_idx = np.arange(t, t + H)
+        a_pad = a_idx < len(e.actions)
+        act = self.norm_actions[i][np.clip(a_idx, None, len(e.actions) - 1)]
+        act[~a_pad] = 0.0
+        return {"image": img, "text": self.text[i], "timestep_pad": pad, "action": act, "action_pad": a_pad}
+
+    def batch(self, n: int) -> dict[str, np.ndarray]:
+        rows = self.index[self.rng.integers(0, len(self.index), n)]
+        items = [self.item(i, t) for i, t in rows]
+        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+
+    def all_batches(self, n: int):
+        """Every window once, in order (validation)."""
+        for s in range(0, len(self.index), n):
+            items = [self.item(i, t) for i, t in self.index[s:s + n]]
+            yield {k: np.stack([it[k] for it in items]) for k in items[0]}

@@ -1,0 +1,305 @@
+"""An Octo-style generalist in JAX/flax, small enough to pretrain and fine-tune on a CPU: ``octo-style-tiny``.
+
+It follows Octo's design (Octo Model Team, "Octo: An Open-Source Generalist Robot Policy", RSS 2024) at toy scale
+and is **not** Octo and not Octo's weights:
+
+* observation tokens: the wrist image through a conv stem, then non-overlapping patches (one token per patch), with
+  a learned position embedding per patch and per history step; an observation window of ``window`` steps;
+* task tokens: the language instruction through a word tokenizer learned from the training instructions
+  (embeddings trained from scratch);
+* one readout token per step; **block-causal** attention: task tokens see task tokens, the observation tokens of
+  step t see the task and the observations of steps <= t, a readout sees the same plus itself, and nothing attends
+  to a readout;
+* a **diffusion action head** (DDPM, cosine schedule, ``diffusion_steps`` denoising steps) on the last readout,
+  predicting a chunk of ``horizon`` normalized actions (an MLP-ResNet denoiser, as Octo's);
+* full fine-tuning (every parameter trains).
+
+Checkpoint directory: ``config.json`` (architecture + vocabulary + provenance), ``dataset_statistics.json`` (the
+normalization the model was trained with), ``example_batch.msgpack`` and ``params.msgpack`` (flax serialization);
+``train_state.msgpack`` with the optimizer state for resuming. A loader for real Octo checkpoints would read the same
+directory layout (Octo's own uses orbax) and map its parameter tree; it is not part of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "rldg-octo-style"
+NAME = "octo-style-tiny"
+PAD, UNK = 0, 1
+
+
+@dataclass
+class OctoConfig:
+    image_size: int = 64  # the wrist image is resized to this
+    stem: tuple[int, ...] = (32, 64)  # conv stem channels (stride 2 each)
+    patch: int = 4  # patch size on the stem's output grid
+    width: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp: int = 256
+    dropout: float = 0.0
+    window: int = 2  # observation history (steps)
+    horizon: int = 4  # action chunk
+    action_dim: int = 7
+    max_text: int = 16
+    vocab: list[str] = field(default_factory=lambda: ["<pad>", "<unk>"])
+    diffusion_steps: int = 20
+    head_hidden: int = 256
+    head_blocks: int = 3
+    max_action: float = 5.0  # normalized actions are clipped to +-this (Octo's convention)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> OctoConfig:
+        d = dict(d)
+        d["stem"] = tuple(d.get("stem", cls.stem))
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def n_patches(self) -> int:
+        side = self.image_size // (2 ** len(self.stem)) // self.patch
+        return side * side
+
+
+# -- language ----------------------------------------------------------------------------------------------------
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def build_vocab(instructions: list[str], extra: list[str] = ()) -> list[str]:
+    seen = sorted({w for t in [*instructions, *extra] for w in words(t)})
+    return ["<pad>", "<unk>", *seen]
+
+
+def tokenize(text: str, vocab: list[str], max_len: int) -> np.ndarray:
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = [index.get(w, UNK) for w in words(text)][:max_len]
+    return np.array(ids + [PAD] * (max_len - len(ids)), np.int32)
+
+
+# -- diffusion schedule -------------------------------------------------------------------------------------------
+def cosine_schedule(steps: int, s: float = 0.008) -> dict[str, np.ndarray]:
+    t = np.linspace(0, steps, steps + 1) / steps
+    f = np.cos((t + s) / (1 + s) * np.pi / 2) ** 2
+    alpha_bar = f / f[0]
+    betas = np.clip(1 - alpha_bar[1:] / alpha_bar[:-1], 0, 0.999)
+    alphas = 1.0 - betas
+    return {"betas": betas.astype(np.float32), "alphas": alphas.astype(np.float32),
+            "alpha_bar": np.cumprod(alphas).astype(np.float32)}
+
+
+# -- the network -----------------------------------------------------------------------------------------------------
+def build_module(cfg: OctoConfig):
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+    D = cfg.width
+
+    class Block(nn.Module):
+        @nn.compact
+        def __call__(self, x, mask, train: bool):
+            h = nn.LayerNorm()(x)
+            h = nn.MultiHeadDotProductAttention(num_heads=cfg.heads, qkv_features=D, deterministic=not train,
+                                                dropout_rate=cfg.dropout)(h, h, mask=mask)
+            x = x + h
+            h = nn.LayerNorm()(x)
+            h = nn.Dense(cfg.mlp)(h)
+            h = nn.gelu(h)
+            h = nn.Dense(D)(h)
+            return x + nn.Dropout(cfg.dropout, deterministic=not train)(h)
+
+    class ImageTokenizer(nn.Module):
+        @nn.compact
+        def __call__(self, img):  # (B, W, H, W, 3) uint8 -> (B, W, P, D)
+            b, w = img.shape[:2]
+            x = img.reshape((b * w, *img.shape[2:])).astype(jnp.float32) / 127.5 - 1.0
+            for c in cfg.stem:
+                x = nn.Conv(c, (3, 3), strides=(2, 2))(x)
+                x = nn.GroupNorm(num_groups=8)(x)
+                x = nn.relu(x)
+            x = nn.Conv(D, (cfg.patch, cfg.patch), strides=(cfg.patch, cfg.patch), padding="VALID")(x)
+            return x.reshape((b, w, -1, D))
+
+    class Denoiser(nn.Module):
+        @nn.compact
+        def __call__(self, cond, noisy, k):  # cond (B, D), noisy (B, H*A), k (B,) int
+            freqs = jnp.exp(-jnp.log(1000.0) * jnp.arange(16) / 16)
+            temb = jnp.concatenate([jnp.sin(k[:, None] * freqs), jnp.cos(k[:, None] * freqs)], axis=-1)
+            temb = nn.Dense(cfg.head_hidden)(nn.swish(nn.Dense(cfg.head_hidden)(temb)))
+            x = nn.Dense(cfg.head_hidden)(jnp.concatenate([cond, noisy, temb], axis=-1))
+            for _ in range(cfg.head_blocks):
+                h = nn.LayerNorm()(x)
+                h = nn.Dense(cfg.head_hidden * 2)(h)
+                h = nn.swish(h)
+                x = x + nn.Dense(cfg.head_hidden)(h)
+            return nn.Dense(cfg.horizon * cfg.action_dim)(nn.swish(nn.LayerNorm()(x)))
+
+    class OctoStyle(nn.Module):
+        def setup(self):
+            self.image_tok = ImageTokenizer()
+            self.text_emb = nn.Embed(len(cfg.vocab), D)
+            self.text_pos = self.param("text_pos", nn.initializers.normal(0.02), (cfg.max_text, D))
+            self.obs_pos = self.param("obs_pos", nn.initializers.normal(0.02), (cfg.window, cfg.n_patches, D))
+            self.readout = self.param("readout", nn.initializers.normal(0.02), (cfg.window, 1, D))
+            self.blocks = [Block() for _ in range(cfg.depth)]
+            self.norm = nn.LayerNorm()
+            self.head = Denoiser()
+
+        def embed(self, batch, train: bool = False):
+            """-> the last step's readout embedding (B, D)."""
+            img, text = batch["image"], batch["text"]  # (B, W, S, S, 3), (B, L)
+            tpad = batch["timestep_pad"]  # (B, W) True = a real step
+            b, w = img.shape[:2]
+            obs = self.image_tok(img) + self.obs_pos[None]  # (B, W, P, D)
+            P = obs.shape[2]
+            ro = jnp.broadcast_to(self.readout[None], (b, w, 1, D))
+            steps = jnp.concatenate([obs, ro], axis=2).reshape((b, w * (P + 1), D))
+            txt = self.text_emb(text) + self.text_pos[None]
+            x = jnp.concatenate([txt, steps], axis=1)  # (B, L + W (P + 1), D)
+            L = txt.shape[1]
+            # block-causal mask over token groups
+            n = L + w * (P + 1)
+            step_of = np.concatenate([np.full(L, -1), np.repeat(np.arange(w), P + 1)])
+            is_ro = np.concatenate([np.zeros(L, bool), np.tile(np.r_[np.zeros(P, bool), True], w)])
+            q_step, k_step = step_of[:, None], step_of[None, :]
+            allowed = np.where(q_step < 0, k_step < 0, k_step <= q_step)  # task sees task; step t sees <= t
+            allowed &= ~is_ro[None, :] | (np.arange(n)[:, None] == np.arange(n)[None, :])  # readouts: only self
+            key_ok = jnp.concatenate([text != PAD, jnp.repeat(tpad, P + 1, axis=1)], axis=1)  # (B, n)
+            mask = jnp.asarray(allowed)[None] & key_ok[:, None, :]
+            mask = mask | jnp.eye(n, dtype=bool)[None]  # a fully masked row would be NaN: let it see itself
+            mask = mask[:, None]  # heads
+            for blk in self.blocks:
+                x = blk(x, mask, train)
+            x = self.norm(x)
+            last_ro = L + (w - 1) * (P + 1) + P
+            return x[:, last_ro]
+
+        def __call__(self, batch, noisy, k, train: bool = False):
+            return self.head(self.embed(batch, train), noisy, k)
+
+        def denoise(self, cond, noisy, k):
+            return self.head(cond, noisy, k)
+
+    return OctoStyle()
+
+
+@dataclass
+class OctoModel:
+    """Parameters + config + schedule; ``loss`` for training, ``sample`` for inference (normalized actions)."""
+
+    cfg: OctoConfig
+    params: dict
+    module: object = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.module = self.module or build_module(self.cfg)
+        self.sched = cosine_schedule(self.cfg.diffusion_steps)
+        self._sample_fn = None
+
+    @staticmethod
+    def init(cfg: OctoConfig, seed: int = 0) -> OctoModel:
+        import jax
+
+        module = build_module(cfg)
+        batch = example_batch(cfg, 1)
+        noisy = np.zeros((1, cfg.horizon * cfg.action_dim), np.float32)
+        params = module.init(jax.random.PRNGKey(seed), batch, noisy, np.zeros(1, np.int32))["params"]
+        return OctoModel(cfg, params, module)
+
+    def loss(self, params, batch, rng, train: bool = True):
+        """DDPM noise-prediction MSE over the valid entries of the action chunk."""
+        import jax
+        import jax.numpy as jnp
+
+        c = self.cfg
+        a = jnp.clip(batch["action"], -c.max_action, c.max_action).reshape((batch["action"].shape[0], -1))
+        k_rng, n_rng, d_rng = jax.random.split(rng, 3)
+        k = jax.random.randint(k_rng, (a.shape[0],), 0, c.diffusion_steps)
+        eps = jax.random.normal(n_rng, a.shape)
+        ab = jnp.asarray(self.sched["alpha_bar"])[k][:, None]
+        noisy = jnp.sqrt(ab) * a + jnp.sqrt(1 - ab) * eps
+        pred = self.module.apply({"params": params}, batch, noisy, k, train=train, rngs={"dropout": d_rng})
+        m = jnp.repeat(batch["action_pad"], c.action_dim, axis=1).astype(jnp.float32)
+        return jnp.sum(m * (pred - eps) ** 2) / jnp.maximum(jnp.sum(m), 1.0)
+
+    def sample(self, batch, rng) -> np.ndarray:
+        """Normalized action chunks (B, H, A) by ancestral DDPM sampling."""
+        import jax
+        import jax.numpy as jnp
+
+        c = self.cfg
+        if self._sample_fn is None:
+            al, ab, be = (jnp.asarray(self.sched[k]) for k in ("alphas", "alpha_bar", "betas"))
+
+            def run(params, batch, rng):
+                cond = self.module.apply({"params": params}, batch, method="embed")
+                b = cond.shape[0]
+                rng, r0 = jax.random.split(rng)
+                x = jax.random.normal(r0, (b, c.horizon * c.action_dim))
+
+                def step(carry, k):
+                    x, rng = carry
+                    eps = self.module.apply({"params": params}, cond, x, jnp.full((b,), k), method="denoise")
+                    mean = (x - be[k] / jnp.sqrt(1 - ab[k]) * eps) / jnp.sqrt(al[k])
+                    rng, r = jax.random.split(rng)
+                    noise = jnp.where(k > 0, jnp.sqrt(be[k]), 0.0) * jax.random.normal(r, x.shape)
+                    x = jnp.clip(mean + noise, -c.max_action, c.max_action)
+                    return (x, rng), None
+
+                (x, _), _ = jax.lax.scan(step, (x, rng), jnp.arange(c.diffusion_steps - 1, -1, -1))
+                return x.reshape((b, c.horizon, c.action_dim))
+
+            self._sample_fn = jax.jit(run)
+        return np.asarray(self._sample_fn(self.params, batch, rng))
+
+
+def example_batch(cfg: OctoConfig, b: int = 1) -> dict[str, np.ndarray]:
+    s = cfg.image_size
+    return {"image": np.zeros((b, cfg.window, s, s, 3), np.uint8),
+            "text": np.zeros((b, cfg.max_text), np.int32),
+            "timestep_pad": np.ones((b, cfg.window), bool),
+            "action": np.zeros((b, cfg.horizon, cfg.action_dim), np.float32),
+            "action_pad": np.ones((b, cfg.horizon), bool)}
+
+
+# -- checkpoints -----------------------------------------------------------------------------------------------------
+def save(out_dir: str | Path, model: OctoModel, stats: dict, info: dict | None = None,
+         train_state: bytes | None = None) -> Path:
+    from flax import serialization
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"format": FORMAT, "name": NAME, "model": asdict(model.cfg),
+                                                 **(info or model.info)}, indent=1))
+    (out / "dataset_statistics.json").write_text(json.dumps(stats, indent=1))
+    (out / "example_batch.msgpack").write_bytes(serialization.msgpack_serialize(example_batch(model.cfg, 1)))
+    tmp = out / "params.msgpack.tmp"
+    tmp.write_bytes(serialization.to_bytes(model.params))
+    tmp.replace(out / "params.msgpack")
+    if train_state is not None:
+        (out / "train_state.msgpack").write_bytes(train_state)
+    return out
+
+
+def load(path: str | Path) -> tuple[OctoModel, dict]:
+    from flax import serialization
+
+    p = Path(path)
+    cfg_file = p / "config.json"
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"{p}: not an octo-style checkpoint (no config.json)")
+    meta = json.loads(cfg_file.read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{cfg_file}: format {meta.get('format')!r}, expected {FORMAT!r} (a real Octo "
+                         "checkpoint needs its own loader)")
+    cfg = OctoConfig.from_dict(meta["model"])
+    template = OctoModel.init(cfg)
+    params = serialization.from_bytes(template.params, (p / "params.msgpack").read_bytes())
+    stats = json.loads((p / "dataset_statistics.json").read_text())
+    return OctoModel(cfg, params, template.module, info=meta), stats

@@ -1,0 +1,189 @@
+"""Training ``octo-style-tiny``: pretraining from scratch and full fine-tuning, from RLDS directories.
+
+Octo's recipe scaled down: AdamW, linear warm-up then cosine decay, gradient clipping at 1, action chunks with a
+diffusion loss; deterministic seeds; progress bar; JSONL + TensorBoard metrics (``train``, ``val``); a validation
+loss on held-out episodes; checkpoints with the optimizer state every ``checkpoint_every`` steps and at the end, and
+``resume`` continues from them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rldg_ros.vla import octo_style as octo
+from rldg_ros.vla.data import GRIPPER, WindowSampler, merged_statistics, split_episodes
+from rldg_ros.vla.normalize import Normalizer
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 2000
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    val_fraction: float = 0.1
+    eval_every: int = 250
+    checkpoint_every: int = 500
+    log_every: int = 25
+
+
+def _optimizer(cfg: TrainConfig):
+    import optax
+
+    sched = optax.warmup_cosine_decay_schedule(0.0, cfg.lr, max(cfg.warmup, 1), max(cfg.max_steps, cfg.warmup + 1),
+                                               cfg.lr * 0.1)
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adamw(sched, weight_decay=cfg.weight_decay))
+
+
+def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None = None, *,
+          base: str | Path | None = None, model_cfg: octo.OctoConfig | None = None, resume: bool = True,
+          progress: bool = True, purpose: str = "finetune") -> dict:
+    """Train on ``data`` (RLDS dirs) into ``out_dir``; from ``base`` (a checkpoint: fine-tuning) or from scratch."""
+    import jax
+    import optax
+    from flax import serialization
+    from tqdm import tqdm
+
+    from rldg_ros.rl.learner import MetricsLog
+
+    cfg = cfg or TrainConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if base:
+        model, _ = octo.load(base)
+        mcfg = model.cfg
+    else:
+        mcfg = model_cfg or octo.OctoConfig()
+    train_eps, val_eps = split_episodes(list(data), mcfg.image_size, cfg.val_fraction, cfg.seed, progress)
+    if not base:  # the vocabulary comes from the data (plus what the config already had)
+        mcfg.vocab = octo.build_vocab([e.instruction for e in train_eps + val_eps], mcfg.vocab[2:])
+        model = octo.OctoModel.init(mcfg, cfg.seed)
+    stats = merged_statistics(data, train_eps)
+    norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
+
+    def text_fn(s):
+        return octo.tokenize(s, mcfg.vocab, mcfg.max_text)
+
+    sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed)
+    val_sampler = WindowSampler(val_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed) if val_eps else None
+
+    tx = _optimizer(cfg)
+    params, opt_state, step = model.params, tx.init(model.params), 0
+    state_file = out / "train_state.msgpack"
+    if resume and state_file.exists():
+        restored = serialization.from_bytes({"params": params, "opt_state": opt_state, "step": 0,
+                                             "rng": np.zeros(2, np.uint32)}, state_file.read_bytes())
+        params, opt_state, step = restored["params"], restored["opt_state"], int(restored["step"])
+        sampler.rng = np.random.default_rng(cfg.seed + step)
+    rng = jax.random.PRNGKey(cfg.seed + step)
+
+    @jax.jit
+    def update(params, opt_state, batch, rng):
+        loss, grads = jax.value_and_grad(model.loss)(params, batch, rng)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, optax.global_norm(grads)
+
+    @jax.jit
+    def eval_loss(params, batch, rng):
+        return model.loss(params, batch, rng, train=False)
+
+    def validate(params) -> float | None:
+        if val_sampler is None:
+            return None
+        losses, r = [], jax.random.PRNGKey(1234)  # fixed noise: comparable across evaluations
+        for b in val_sampler.all_batches(cfg.batch_size):
+            r, k = jax.random.split(r)
+            losses.append(float(eval_loss(params, b, k)))
+        return float(np.mean(losses))
+
+    info = {"purpose": purpose, "base": str(base) if base else None, "data": [str(d) for d in data],
+            "train_episodes": len(train_eps), "val_episodes": len(val_eps), "train_windows": len(sampler),
+            "train_config": asdict(cfg), "parameters": int(sum(x.size for x in jax.tree_util.tree_leaves(params)))}
+    log = MetricsLog(out)
+    log.write("start", step, {k: v for k, v in info.items() if isinstance(v, (int, float))})
+
+    def checkpoint(reason: str) -> None:
+        model.params = params
+        blob = serialization.to_bytes({"params": params, "opt_state": opt_state, "step": step,
+                                       "rng": np.zeros(2, np.uint32)})
+        octo.save(out, model, stats, {**info, "step": step, "reason": reason}, train_state=blob)
+
+    history = []
+    t0 = time.monotonic()
+    bar = tqdm(total=cfg.max_steps, initial=step, desc=f"{purpose} {octo.NAME}", disable=not progress)
+    losses = []
+    while step < cfg.max_steps:
+        rng, k = jax.random.split(rng)
+        params, opt_state, loss, gnorm = update(params, opt_state, sampler.batch(cfg.batch_size), k)
+        step += 1
+        losses.append(float(loss))
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            row = {"loss": float(np.mean(losses)), "grad_norm": float(gnorm),
+                   "steps_per_s": step / max(time.monotonic() - t0, 1e-9)}
+            log.write("train", step, row)
+            history.append({"step": step, **row})
+            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            losses = []
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            v = validate(params)
+            if v is not None:
+                log.write("val", step, {"loss": v})
+                history.append({"step": step, "val_loss": v})
+        if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
+            checkpoint("periodic")
+    bar.close()
+    checkpoint("final")
+    log.close()
+    summary = {**info, "step": step, "seconds": time.monotonic() - t0, "history": history,
+               "final_val_loss": next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)}
+    (out / "training_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+class OctoPolicy:
+    """``octo-style-tiny`` behind the common policy interface: keeps the observation window, samples a chunk,
+    returns it un-normalized (``act`` -> (H, 7))."""
+
+    def __init__(self, checkpoint: str | Path, seed: int = 0) -> None:
+        import jax
+
+        self.model, stats = octo.load(checkpoint)
+        self.cfg = self.model.cfg
+        self.norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
+        self.name = octo.NAME
+        self.rng = jax.random.PRNGKey(seed)
+        self.history: list[np.ndarray] = []
+
+    def reset(self) -> None:
+        self.history = []
+
+    def act(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
+        import jax
+
+        from rldg_ros.vla.data import resize
+
+        img = observation.get("image")
+        if img is None or img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
+            raise ValueError("observation['image'] must be an HxWx3 uint8 wrist image")
+        self.history = [*self.history, resize(img[None], self.cfg.image_size)[0]][-self.cfg.window:]
+        W = self.cfg.window
+        pad = np.zeros(W, bool)
+        pad[W - len(self.history):] = True
+        frames = np.zeros((W, self.cfg.image_size, self.cfg.image_size, 3), np.uint8)
+        frames[W - len(self.history):] = np.stack(self.history)
+        batch = {"image": frames[None], "text": octo.tokenize(instruction, self.cfg.vocab, self.cfg.max_text)[None],
+                 "timestep_pad": pad[None]}
+        self.rng, k = jax.random.split(self.rng)
+        chunk = self.model.sample(batch, k)[0]
+        if not np.all(np.isfinite(chunk)):
+            raise ValueError(f"{self.name}: the model produced NaN/inf actions")
+        return np.clip(self.norm.unnormalize(chunk), -1.0, 1.0)
