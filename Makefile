@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE ?= 1
 
 .PHONY: setup test lint demo bench lock clean distclean
 
-setup: $(STAMPS)/editable $(STAMPS)/msgs $(STAMPS)/sim $(STAMPS)/ml
+setup: $(STAMPS)/editable $(STAMPS)/msgs $(STAMPS)/sim $(STAMPS)/ml $(STAMPS)/vla
 	@echo "setup: ok ($(VENV), rldg_msgs built in ws/install)"
 
 $(STAMPS)/apt: scripts/apt_deps.sh
@@ -47,6 +47,11 @@ $(STAMPS)/tf: requirements/tf.txt | $(BIN)/python
 	$(PY) -m venv $(TFVENV)
 	$(TFVENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements/tf.txt
 	@mkdir -p $(STAMPS) && touch $@
+
+# the OpenVLA-style generalist: torch (2.13.0 CPU, pinned), transformers, peft
+$(STAMPS)/vla: $(STAMPS)/deps requirements/vla.txt
+	$(PIP) -r requirements/vla.txt
+	@touch $@
 
 $(STAMPS)/msgs: $(STAMPS)/deps $(MSGS) scripts/build_msgs.sh scripts/fix_ros_cmake_paths.py scripts/install_msgs_pth.py
 	bash scripts/build_msgs.sh

@@ -5,7 +5,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 py="$root/.venv/bin/python"
 out="$root/requirements/constraints.txt"
 "$py" -m pip install -q -r "$root/requirements/core.txt" -r "$root/requirements/build.txt" -r "$root/requirements/dev.txt" \
-  -r "$root/requirements/sim.txt" -r "$root/requirements/panel.txt" -r "$root/requirements/ml.txt"
+  -r "$root/requirements/sim.txt" -r "$root/requirements/panel.txt" -r "$root/requirements/ml.txt" -r "$root/requirements/vla.txt"
 "$py" -m pip install -q --no-deps gym-hil
 {
   echo "# Lock file: exact versions for every dependency group (pip install -c requirements/constraints.txt ...)."

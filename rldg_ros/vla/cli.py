@@ -13,7 +13,9 @@ OPENVLA = ("openvla", "openvla-tiny", "openvla-style-tiny")
 def _train_args(s, steps: int, batch: int) -> None:
     s.add_argument("--max-steps", type=int, default=steps)
     s.add_argument("--batch-size", type=int, default=batch)
-    s.add_argument("--lr", type=float, default=3e-4)
+    s.add_argument("--lr", type=float, default=None, help="default: octo 3e-4 (warm-up + cosine); openvla 1e-3 "
+                   "pretraining, 5e-4 LoRA fine-tuning (constant)")
+    s.add_argument("--grad-accum", type=int, default=1, help="openvla: gradient accumulation steps")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-resume", action="store_true", help="start over even if OUT holds a checkpoint")
     s.add_argument("--quiet", action="store_true")
@@ -38,23 +40,29 @@ def add_parsers(sub) -> None:
     s.set_defaults(func=_finetune)
 
 
-def _openvla_unavailable() -> int:
-    print("rldg: the OpenVLA-style path (torch + transformers + peft) is not yet available in this version; "
-          "use --model octo", file=sys.stderr)
-    return 2
-
-
 def _cfg(ns):
+    if ns.model in OPENVLA:
+        from rldg_ros.vla.train_openvla import TrainConfig
+
+        return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 0.0, seed=ns.seed,
+                           grad_accum=ns.grad_accum)
     from rldg_ros.vla.train_octo import TrainConfig
 
-    return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr, seed=ns.seed)
+    return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 3e-4, seed=ns.seed)
+
+
+def _trainer(model: str):
+    if model in OPENVLA:
+        from rldg_ros.vla.train_openvla import train
+    else:
+        from rldg_ros.vla.train_octo import train
+    return train
 
 
 def _pretrain(ns) -> int:
-    if ns.model in OPENVLA:
-        return _openvla_unavailable()
     from rldg_ros.vla.pretrain_data import write_pretraining_dataset
-    from rldg_ros.vla.train_octo import train
+
+    train = _trainer(ns.model)
 
     data = ns.data
     if not data:
@@ -80,9 +88,7 @@ def _pretrain(ns) -> int:
 
 
 def _finetune(ns) -> int:
-    if ns.model in OPENVLA:
-        return _openvla_unavailable()
-    from rldg_ros.vla.train_octo import train
+    train = _trainer(ns.model)
 
     try:
         summary = train(ns.data, ns.out, _cfg(ns), base=ns.base, resume=not ns.no_resume, progress=not ns.quiet)

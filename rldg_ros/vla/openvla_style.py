@@ -1,0 +1,249 @@
+"""An OpenVLA-style generalist (torch + transformers + peft), small enough for a CPU: ``openvla-style-tiny``.
+
+The OpenVLA recipe (Kim et al., "OpenVLA: An Open-Source Vision-Language-Action Model", 2024) on a toy-sized VLM;
+it is **not** OpenVLA and has none of its weights:
+
+* a Llava-family image-text-to-text model built offline from configs: a tiny SigLIP vision tower, a linear-GELU
+  projector and a tiny Llama language model (``LlavaForConditionalGeneration``; it saves with ``save_pretrained``
+  and reloads with ``AutoModelForImageTextToText``, the class a real OpenVLA-style checkpoint in a local folder
+  loads through, with ``trust_remote_code`` for checkpoints that ship their own code);
+* a byte-level BPE tokenizer trained here on the task instructions, with 256 action tokens appended as the **last**
+  vocabulary ids (OpenVLA overwrites the 256 least used ids of Llama's vocabulary; here they are reserved);
+* actions: q01/q99-normalized (the gripper passes through), 256 uniform bins over [-1, 1], one token per dimension
+  (:class:`rldg_ros.vla.tokenizer.ActionTokenizer`); prompt ``In: What action should the robot take to
+  {instruction}?\\nOut:``; cross-entropy on the action tokens only;
+* 90% random crops in training, the centre crop at inference;
+* fine-tuning with LoRA rank 32 on every linear layer (alpha = min(rank, 16), dropout 0), lr 5e-4 constant.
+
+A checkpoint directory holds the model (``save_pretrained``; or a LoRA adapter in ``adapter/`` on top of a
+``base`` it names), the processor + tokenizer, ``dataset_statistics.json`` and ``rldg_vla.json`` (name, action
+token range, normalization, provenance).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rldg_ros.vla.normalize import Normalizer
+from rldg_ros.vla.tokenizer import ActionTokenizer
+
+NAME = "openvla-style-tiny"
+FORMAT = "rldg-openvla-style"
+PROMPT = "In: What action should the robot take to {instruction}?\nOut:"
+IMAGE_TOKEN = "<image>"
+SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", IMAGE_TOKEN]
+GRIPPER = (6,)
+CROP = 0.9  # fraction of the image area a training crop keeps (OpenVLA: 90%)
+
+
+@dataclass
+class VLAConfig:
+    image_size: int = 64
+    patch: int = 8
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    vision_heads: int = 2
+    text_hidden: int = 128
+    text_layers: int = 2
+    text_heads: int = 4
+    text_vocab: int = 400  # BPE vocabulary trained on the instructions (before the 256 action tokens)
+    n_bins: int = 256
+    max_length: int = 256
+
+
+def build_tokenizer(corpus: list[str], cfg: VLAConfig):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=cfg.text_vocab, special_tokens=SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([PROMPT.format(instruction=t) for t in corpus], trainer)
+    tok.add_special_tokens([f"<act_{i}>" for i in range(cfg.n_bins)])  # the last ids of the vocabulary
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
+                                   eos_token="</s>", extra_special_tokens={"image_token": IMAGE_TOKEN})
+
+
+def build_model(cfg: VLAConfig, tokenizer, seed: int = 0):
+    import torch
+    from transformers import (
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        SiglipImageProcessorPil,
+        SiglipVisionConfig,
+    )
+
+    torch.manual_seed(seed)
+    vocab = len(tokenizer)
+    vc = SiglipVisionConfig(hidden_size=cfg.vision_hidden, intermediate_size=2 * cfg.vision_hidden,
+                            num_hidden_layers=cfg.vision_layers, num_attention_heads=cfg.vision_heads,
+                            image_size=cfg.image_size, patch_size=cfg.patch)
+    tc = LlamaConfig(hidden_size=cfg.text_hidden, intermediate_size=2 * cfg.text_hidden,
+                     num_hidden_layers=cfg.text_layers, num_attention_heads=cfg.text_heads,
+                     num_key_value_heads=cfg.text_heads, vocab_size=vocab, max_position_embeddings=cfg.max_length,
+                     pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                     eos_token_id=tokenizer.eos_token_id)
+    mc = LlavaConfig(vision_config=vc, text_config=tc, image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+                     vision_feature_layer=-1, vision_feature_select_strategy="full", projector_hidden_act="gelu")
+    model = LlavaForConditionalGeneration(mc)
+    processor = LlavaProcessor(image_processor=SiglipImageProcessorPil(size={"height": cfg.image_size,
+                                                                           "width": cfg.image_size}),
+                               tokenizer=tokenizer, patch_size=cfg.patch, vision_feature_select_strategy="full",
+                               image_token=IMAGE_TOKEN, num_additional_image_tokens=0)
+    return model, processor
+
+
+def crop(img: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """A square crop of CROP of the area: random in training (``rng``), the centre at inference."""
+    h, w = img.shape[:2]
+    ch, cw = int(round(h * np.sqrt(CROP))), int(round(w * np.sqrt(CROP)))
+    if rng is None:
+        y, x = (h - ch) // 2, (w - cw) // 2
+    else:
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return img[y:y + ch, x:x + cw]
+
+
+class VLA:
+    """Model + processor + action tokenizer + normalizer: batches for training, actions at inference."""
+
+    def __init__(self, model, processor, norm: Normalizer | None, cfg: VLAConfig, meta: dict | None = None):
+        self.model, self.processor, self.norm, self.cfg = model, processor, norm, cfg
+        self.tokenizer = processor.tokenizer
+        self.actions = ActionTokenizer(len(self.tokenizer), cfg.n_bins)
+        self.meta = meta or {}
+        self.name = NAME
+
+    # -- batches ---------------------------------------------------------------------------------------------------
+    def prompt_ids(self, images: list[np.ndarray], instructions: list[str], rng=None):
+        from PIL import Image
+
+        pil = [Image.fromarray(crop(im, rng)) for im in images]
+        text = [IMAGE_TOKEN + PROMPT.format(instruction=i) for i in instructions]
+        return self.processor(images=pil, text=text, return_tensors="pt", padding=True)
+
+    def training_batch(self, images, instructions, norm_actions: np.ndarray, rng):
+        """Prompt + 7 action tokens + </s>, right-padded; labels only on the action tokens."""
+        import torch
+
+        rows, pix = [], []
+        for im, ins, a in zip(images, instructions, norm_actions, strict=True):
+            enc = self.prompt_ids([im], [ins], rng)
+            ids = enc["input_ids"][0].tolist()
+            act = self.actions.encode(a).tolist()
+            rows.append((ids + act + [self.tokenizer.eos_token_id], len(ids)))
+            pix.append(enc["pixel_values"][0])
+        n = max(len(r) for r, _ in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), n), pad, dtype=torch.long)
+        attn = torch.zeros((len(rows), n), dtype=torch.long)
+        labels = torch.full((len(rows), n), -100, dtype=torch.long)
+        for k, (r, p) in enumerate(rows):
+            input_ids[k, :len(r)] = torch.tensor(r)
+            attn[k, :len(r)] = 1
+            labels[k, p:p + 7] = torch.tensor(r[p:p + 7])  # the action tokens
+        return {"input_ids": input_ids, "attention_mask": attn, "pixel_values": torch.stack(pix), "labels": labels}
+
+    # -- inference -------------------------------------------------------------------------------------------------
+    def predict_tokens(self, image: np.ndarray, instruction: str):
+        """Greedy decoding of 7 tokens, restricted to the action tokens."""
+        import torch
+
+        enc = self.prompt_ids([image], [instruction], None)
+        ids, attn, pix = enc["input_ids"], enc["attention_mask"], enc["pixel_values"]
+        lo = self.actions.first_id
+        out = []
+        past = None
+        self.model.eval()
+        with torch.no_grad():
+            step_ids = ids
+            for _ in range(7):
+                res = self.model(input_ids=step_ids, attention_mask=attn, pixel_values=pix if past is None else None,
+                                 past_key_values=past, use_cache=True)
+                past = res.past_key_values
+                logits = res.logits[0, -1]
+                nxt = int(torch.argmax(logits[lo:])) + lo
+                out.append(nxt)
+                step_ids = torch.tensor([[nxt]])
+                attn = torch.cat([attn, torch.ones((1, 1), dtype=attn.dtype)], dim=1)
+        return np.array(out)
+
+    def predict_normalized(self, observation: dict, instruction: str) -> np.ndarray:
+        return self.actions.decode(self.predict_tokens(observation["image"], instruction))
+
+    def act(self, observation: dict, instruction: str) -> np.ndarray:
+        img = observation.get("image")
+        if img is None or img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
+            raise ValueError("observation['image'] must be an HxWx3 uint8 wrist image")
+        y = self.predict_normalized(observation, instruction)
+        return np.clip(self.norm.unnormalize(y), -1.0, 1.0)
+
+    def reset(self) -> None:
+        pass
+
+    # -- checkpoints -----------------------------------------------------------------------------------------------
+    def save(self, out_dir: str | Path, stats: dict, info: dict, merged: bool = True) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        is_peft = hasattr(self.model, "peft_config")
+        if is_peft:
+            self.model.save_pretrained(out / "adapter")
+            if merged:
+                _merged_copy(self.model).save_pretrained(out / "merged")
+        else:
+            self.model.save_pretrained(out / "model")
+        self.processor.save_pretrained(out / "processor")
+        (out / "dataset_statistics.json").write_text(json.dumps(stats, indent=1))
+        meta = {"format": FORMAT, "name": NAME, "vla": asdict(self.cfg), "lora": is_peft,
+                "action_token_ids": [self.actions.first_id, self.actions.vocab_size - 1],
+                "normalization": {"type": "bounds_q99", "skip": list(GRIPPER), "key": "action"}, **info}
+        (out / "rldg_vla.json").write_text(json.dumps(meta, indent=1))
+        return out
+
+
+def _merged_copy(peft_model):
+    """A merged (LoRA folded in) copy, leaving the trainable adapter model as it is."""
+    import copy
+
+    return copy.deepcopy(peft_model).merge_and_unload()
+
+
+def load(path: str | Path, trainable_lora: bool = False) -> VLA:
+    """A checkpoint directory of ours: the full model, or a LoRA adapter on its ``base`` (``merged/`` if present)."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    p = Path(path)
+    meta_file = p / "rldg_vla.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"{p}: not an openvla-style checkpoint (no rldg_vla.json)")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{meta_file}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    cfg = VLAConfig(**meta["vla"])
+    processor = AutoProcessor.from_pretrained(p / "processor")
+    if meta["lora"] and (trainable_lora or not (p / "merged").exists()):
+        from peft import PeftModel
+
+        base = load(meta["base"]).model
+        model = PeftModel.from_pretrained(base, p / "adapter", is_trainable=trainable_lora)
+    else:
+        model = AutoModelForImageTextToText.from_pretrained(p / ("merged" if meta["lora"] else "model"))
+    stats = json.loads((p / "dataset_statistics.json").read_text())
+    norm = Normalizer.from_stats(stats, "action", mode="bounds_q99", skip=GRIPPER)
+    return VLA(model, processor, norm, cfg, meta)
+
+
+def add_lora(vla: VLA, rank: int = 32):
+    from peft import LoraConfig, get_peft_model
+
+    lcfg = LoraConfig(r=rank, lora_alpha=min(rank, 16), lora_dropout=0.0, target_modules="all-linear")
+    vla.model = get_peft_model(vla.model, lcfg)
+    return vla
