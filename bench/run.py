@@ -26,6 +26,7 @@ BENCHMARKS = {
     "reward": ("reward.py", "measure"),
     "rl": ("rl.py", "measure"),
     "data": ("data.py", "measure"),
+    "vla": ("vla.py", "measure"),
 }
 
 

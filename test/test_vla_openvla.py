@@ -68,3 +68,25 @@ def test_lora_trains_only_adapters_and_save_load_merge_agree(runs):
     assert act.shape == (7,) and np.all(np.abs(act) <= 1.0)
     with pytest.raises(FileNotFoundError, match="rldg_vla.json"):
         ov.load(d)
+
+
+def test_a_hugging_face_model_folder_loads_through_the_auto_classes(runs, tmp_path):
+    """A plain HF folder (config.json, weights, processor files, statistics) as a downloaded checkpoint would be."""
+    import shutil
+
+    d, _, _, _ = runs
+    folder = tmp_path / "hf"
+    shutil.copytree(d / "pre" / "model", folder)
+    for f in (d / "pre" / "processor").iterdir():
+        shutil.copy(f, folder / f.name)
+    stats = json.loads((d / "pre" / "dataset_statistics.json").read_text())
+    (folder / "dataset_statistics.json").write_text(json.dumps({"my_robot": stats}))
+    vla = ov.load(folder)
+    assert vla.meta["format"] == "huggingface" and not vla.meta["trust_remote_code"]
+    ours = ov.load(d / "pre")
+    img = np.zeros((128, 128, 3), np.uint8)
+    np.testing.assert_array_equal(vla.predict_tokens(img, "insert the plug 1"),
+                                  ours.predict_tokens(img, "insert the plug 1"))
+    (folder / "dataset_statistics.json").unlink()
+    with pytest.raises(FileNotFoundError, match="norm_stats"):
+        ov.load(folder)

@@ -223,7 +223,10 @@ def load(path: str | Path, trainable_lora: bool = False) -> VLA:
     p = Path(path)
     meta_file = p / "rldg_vla.json"
     if not meta_file.exists():
-        raise FileNotFoundError(f"{p}: not an openvla-style checkpoint (no rldg_vla.json)")
+        if (p / "config.json").exists():
+            return load_hf_folder(p)
+        raise FileNotFoundError(f"{p}: not an openvla-style checkpoint (no rldg_vla.json) nor a Hugging Face "
+                                "model folder (no config.json)")
     meta = json.loads(meta_file.read_text())
     if meta.get("format") != FORMAT:
         raise ValueError(f"{meta_file}: format {meta.get('format')!r}, expected {FORMAT!r}")
@@ -247,3 +250,35 @@ def add_lora(vla: VLA, rank: int = 32):
     lcfg = LoraConfig(r=rank, lora_alpha=min(rank, 16), lora_dropout=0.0, target_modules="all-linear")
     vla.model = get_peft_model(vla.model, lcfg)
     return vla
+
+
+def load_hf_folder(path: str | Path, unnorm_key: str | None = None) -> VLA:
+    """A Hugging Face image-text-to-text model folder (config.json + weights + processor files): loaded with
+    ``AutoModelForImageTextToText`` / ``AutoProcessor``, with ``trust_remote_code`` when the folder ships its own
+    code (``*.py``, as OpenVLA checkpoints do). Action statistics come from ``dataset_statistics.json`` in the folder
+    or from the config's ``norm_stats[unnorm_key]`` (OpenVLA's convention). The model must use the Llava-style
+    ``<image>`` prompt and the last 256 ids as action tokens; a real OpenVLA (Prismatic) checkpoint also needs its
+    remote code's dependencies (timm, the CUDA torch build: an optional extra, see ../shared/ML_NOTES.md)."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    p = Path(path)
+    trust = any(p.glob("*.py"))
+    model = AutoModelForImageTextToText.from_pretrained(p, trust_remote_code=trust)
+    processor = AutoProcessor.from_pretrained(p, trust_remote_code=trust)
+    if (p / "dataset_statistics.json").exists():
+        stats = json.loads((p / "dataset_statistics.json").read_text())
+    else:
+        norm_stats = getattr(model.config, "norm_stats", None) or {}
+        if not norm_stats:
+            raise FileNotFoundError(f"{p}: no dataset_statistics.json and no norm_stats in config.json: the actions "
+                                    "cannot be un-normalized")
+        key = unnorm_key or (next(iter(norm_stats)) if len(norm_stats) == 1 else None)
+        if key not in norm_stats:
+            raise KeyError(f"{p}: statistics for several datasets {sorted(norm_stats)}: pass unnorm_key")
+        stats = norm_stats[key]
+    if "action" not in stats and len(stats) == 1:  # {dataset_name: statistics}
+        stats = next(iter(stats.values()))
+    vc = model.config.vision_config
+    cfg = VLAConfig(image_size=int(vc.image_size), patch=int(vc.patch_size))
+    norm = Normalizer.from_stats(stats, "action", mode="bounds_q99", skip=GRIPPER)
+    return VLA(model, processor, norm, cfg, {"format": "huggingface", "path": str(p), "trust_remote_code": trust})
