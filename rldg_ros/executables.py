@@ -21,11 +21,11 @@ NODES: dict[str, str] = {
     "rl_actor": "rldg_ros.nodes.rl_actor:RlActor",
     "rl_learner": "rldg_ros.nodes.rl_learner:RlLearner",
     "recorder": "rldg_ros.nodes.recorder:Recorder",
+    "vla_policy": "rldg_ros.nodes.vla_policy:VlaPolicy",
 }
 
 #: executable -> issue number that delivers it
 PLANNED: dict[str, int] = {
-    "vla_policy": 9,
 }
 
 #: console scripts besides the nodes

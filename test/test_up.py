@@ -59,9 +59,10 @@ def test_signal_stops_the_graph_cleanly(tmp_path, ros_env, mode, sig):
             os.kill(pid, 0)
 
 
-def test_unavailable_graph_is_refused_before_starting(ros_env):
-    r = subprocess.run([RLDG, "up", "run_vla"], env=ros_env, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2 and "not available yet" in r.stderr and "vla_policy (issue #9)" in r.stderr
+def test_run_vla_without_a_checkpoint_fails_naming_the_argument(ros_env):
+    r = subprocess.run([RLDG, "up", "run_vla", "--duration", "60"], env=ros_env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode != 0 and "vla_policy needs checkpoint:=PATH" in r.stderr + r.stdout
 
 
 def test_bad_arguments_exit_2_with_message(ros_env):
