@@ -1,6 +1,6 @@
 """Generalists on CPU: training steps/s, inference latency (median, p99) and parameter counts of octo-style-tiny
-and openvla-style-tiny (default sizes), and the LoRA r=32 trainable fraction on OpenVLA-7B shapes (built on the
-meta device: no memory, no weights)."""
+and openvla-style-tiny (default sizes); the LoRA r=32 trainable fraction on OpenVLA-7B shapes (built on the meta
+device: no memory, no weights); and the vla_policy node in the run_vla graph (achieved rate, image->action p99)."""
 
 from __future__ import annotations
 
@@ -81,4 +81,63 @@ def measure() -> dict:
         d = Path(d)
         ds = _dataset(d)
         return {"results": {"octo_style_tiny": octo(ds, d), "openvla_style_tiny": openvla(ds, d),
-                            "lora_7b_shapes": lora_7b()}}
+                            "lora_7b_shapes": lora_7b(), "vla_node_run_vla": serving(d)}}
+
+
+def _serve(model: str, ckpt: Path, seconds: float = 40.0) -> dict:
+    """run_vla with the sim cell at 10 Hz: achieved action rate (probe) and the node's image->action latency."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from rldg_msgs.msg import Action
+    from rldg_ros import topics
+    from rldg_ros.qos import RELIABLE_10
+
+    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("RLDG_BENCH_DOMAIN", "77"))
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
+    node = rclpy.create_node("vla_bench_probe", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    times: list[float] = []
+    node.create_subscription(Action, topics.POLICY_ACTION.name, lambda _m: times.append(time.monotonic()), RELIABLE_10)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "rldg"), "up", "run_vla", "--duration", str(seconds),
+                             f"model:={model}", f"checkpoint:={ckpt}"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        while proc.poll() is None:
+            ex.spin_once(timeout_sec=0.05)
+        out = proc.communicate()[0]
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+    t = np.array(times)
+    t = t[t > t[0] + 5.0] if len(t) else t  # after warm-up (compilation)
+    m = re.search(r"(\d+) actions sent, (\d+) stale observations, image->action median ([\d.]+) ms, p99 ([\d.]+) ms",
+                  out)
+    return {"achieved_hz": float((len(t) - 1) / (t[-1] - t[0])) if len(t) > 2 else 0.0,
+            "actions_sent": int(m.group(1)) if m else None, "stale": int(m.group(2)) if m else None,
+            "image_to_action_median_ms": float(m.group(3)) if m else None,
+            "image_to_action_p99_ms": float(m.group(4)) if m else None, "goal_hz": 10.0}
+
+
+def serving(d: Path) -> dict:
+    """Both tiny models at their default sizes (untrained weights: latency does not depend on training)."""
+    from rldg_ros.vla import octo_style as octo
+    from rldg_ros.vla import openvla_style as ov
+
+    z = [0.0] * 7
+    stats = {"action": {"mean": z, "std": [0.3] * 7, "q01": [-1.0] * 7, "q99": [1.0] * 7, "min": z, "max": z}}
+    cfg = octo.OctoConfig(vocab=octo.build_vocab(["insert the usb connector into the port"]))
+    octo.save(d / "serve_octo", octo.OctoModel.init(cfg), stats, {"purpose": "bench (untrained)"})
+    vcfg = ov.VLAConfig()
+    tok = ov.build_tokenizer(["insert the usb connector into the port"], vcfg)
+    model, processor = ov.build_model(vcfg, tok)
+    ov.VLA(model, processor, None, vcfg).save(d / "serve_openvla", stats, {"purpose": "bench (untrained)"})
+    return {"octo_style_tiny": _serve("octo", d / "serve_octo"), "openvla_style_tiny": _serve("openvla",
+                                                                                            d / "serve_openvla")}
