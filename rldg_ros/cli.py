@@ -10,7 +10,6 @@ from rldg_ros import __version__
 
 #: subcommands of the design that later issues deliver: name -> (issue, what it will do)
 PLANNED = {
-    "eval": (9, "evaluate a policy: success rate and cycle time"),
     "experiment": (9, "the RLDG experiment end to end"),
     "report": (9, "markdown + PNG report of an experiment run"),
 }
@@ -158,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rldg_ros.vla.cli import add_parsers as add_vla
 
     add_vla(sub)
+    from rldg_ros.vla.evaluate import add_parser as add_eval
+
+    add_eval(sub)
 
     for name, (issue, what) in PLANNED.items():
         s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")

@@ -91,10 +91,12 @@ _TELEOP_CELL = (
              when=("input", ("spacemouse", "keyboard", "none"))),
     *(NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
                parameters={"backend": Arg("robot"), "task": Arg("task"), "scripted.policy": style,
-                           "scripted.always": "true"},
+                           "scripted.always": "true", "realtime": Arg("realtime"), "lockstep": "true"},
                when=("input", style)) for style in ("expert", "human_like")),
     _CELL[1],
 )
+SIM_REALTIME = ArgSpec("realtime", "true", "sim: real time (true), or lock-step with the commands as fast as "
+                       "possible (false: scripted or policy input only; evaluation uses it)", ("true", "false"))
 # RL graphs: the sim cell runs as fast as the policy loop allows (realtime:=false, lock-step with the actor)
 _RL_ARGS = (
     ArgSpec("realtime", "false", "sim: step in real time (true) or in lock-step with the actor as fast as "
@@ -188,15 +190,27 @@ GRAPHS: dict[str, GraphSpec] = {
         GraphSpec(
             "run_vla",
             "run a generalist policy at control rate through the same safety path",
-            (TASK, ROBOT, CAMERA, RECORD, BAG_DIR,
+            (TASK, ROBOT, CAMERA, RECORD, BAG_DIR, SIM_REALTIME,
              ArgSpec("model", "octo", "generalist family", ("octo", "openvla", "rl")),
              ArgSpec("checkpoint", "", "checkpoint directory"),
-             ArgSpec("instruction", "", "language instruction (empty: the task's default)")),
+             ArgSpec("instruction", "", "language instruction (empty: the task's default)"),
+             ArgSpec("evaluate", "false", "run seeded episodes (reset, ground-truth success or time limit) and stop "
+                     "after episodes:=N", ("true", "false")),
+             ArgSpec("episodes", "20", "evaluate:=true: number of episodes"),
+             ArgSpec("first_seed", "100000", "evaluate:=true: seed of the first episode (then +1)"),
+             ArgSpec("report", "", "evaluate:=true: write the episodes as JSON here")),
             (
-                *_CELL,
+                NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
+                         parameters={"backend": Arg("robot"), "task": Arg("task"), "realtime": Arg("realtime"),
+                                     "lockstep": "true"}),
+                _CELL[1],
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}),
                 NodeSpec("vla_policy", "vla_policy", parameters={
-                    "model": Arg("model"), "checkpoint": Arg("checkpoint"), "instruction": Arg("instruction")}),
+                    "model": Arg("model"), "checkpoint": Arg("checkpoint"), "instruction": Arg("instruction"),
+                    "task": Arg("task")}),
+                NodeSpec("teleop_episodes", "teleop_episodes", parameters={
+                    "task": Arg("task"), "input": "none", "auto_start": "true", "episodes": Arg("episodes"),
+                    "first_seed": Arg("first_seed"), "report_path": Arg("report")}, when=("evaluate", "true")),
                 _RECORDER,
             ),
         ),
@@ -237,10 +251,12 @@ GRAPHS: dict[str, GraphSpec] = {
         GraphSpec(
             "teleop",
             "record demonstrations by teleoperation (or a scripted demonstrator)",
-            (TASK, ROBOT, CAMERA, INPUT, BAG_DIR,
+            (TASK, ROBOT, CAMERA, INPUT, BAG_DIR, SIM_REALTIME,
              ArgSpec("episodes", "0", "stop after this many episodes (0: until stopped)"),
              ArgSpec("time_limit_s", "0.0", "episode time limit in seconds of control steps (0: the task's own)"),
-             ArgSpec("record", "false", "record the graph's topics to rosbag2", ("true", "false"))),
+             ArgSpec("record", "false", "record the graph's topics to rosbag2", ("true", "false")),
+             ArgSpec("first_seed", "0", "seed of the first episode (then +1; -1: random)"),
+             ArgSpec("report", "", "write the episodes (seed, success, steps) as JSON here at the end")),
             (
                 *_TELEOP_CELL,
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}),
@@ -248,7 +264,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
                 NodeSpec("teleop_episodes", "teleop_episodes", parameters={
                     "task": Arg("task"), "input": Arg("input"), "episodes": Arg("episodes"),
-                    "time_limit_s": Arg("time_limit_s")}),
+                    "time_limit_s": Arg("time_limit_s"), "first_seed": Arg("first_seed"),
+                    "report_path": Arg("report")}),
                 _RECORDER,
             ),
         ),

@@ -100,6 +100,11 @@ class InterventionMuxNode(RldgNode):
         with self.lock:
             self.scripted_key = (int(msg.episode_id), int(msg.step))
             self.mux.scripted_action(action_to_array(msg), self.now(), msg.source_name or self.cfg.input)
+            p = self.mux.policy
+            if p is None or self.now() - p[1] > self.mux.cfg.policy_timeout_s:
+                # no policy is running (scripted teleop): answer the step at once, tagged with it, so a lock-step
+                # cell does not wait for the timer
+                self._emit(msg.header.stamp, msg.episode_id, msg.step)
 
     def _on_policy(self, msg: Action) -> None:
         with self.lock:

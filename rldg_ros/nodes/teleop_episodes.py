@@ -36,6 +36,7 @@ class TeleopEpisodesConfig:
     end_on_ground_truth: bool = param(True, help="sim: end an episode when rldg/sim/success turns true")
     auto_start: bool = param(False, help="start the next episode without an operator command")
     first_seed: int = param(0, min=-1, help="seed of the first episode (then +1 each; -1: random)")
+    report_path: str = param("", help="write the episodes (seed, success, steps, reason) as JSON here at the end")
 
 
 class TeleopEpisodes(RldgNode):
@@ -68,6 +69,8 @@ class TeleopEpisodes(RldgNode):
         self.successes = 0
         self.gt_success = False
         self.armed = False
+        self.seed = -1
+        self.results: list[dict] = []
         self.pub = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
         self.reset_client = self.create_client(ResetEpisode, topics.RESET_EPISODE.name, callback_group=group)
         self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_command, callback_group=group)
@@ -82,11 +85,16 @@ class TeleopEpisodes(RldgNode):
             if not msg.data:
                 self.armed = True
             self.gt_success = bool(msg.data) and self.armed
+            # the cell publishes its success flag right after the state of the same step: end at that very step
+            if self.running and self.cfg.end_on_ground_truth and self.gt_success:
+                self._end(True, "success")
 
     def _on_state(self, msg: RobotState) -> None:  # noqa: ARG002 - one state per control step
         with self.lock:
             if self.running:
                 self.steps += 1
+                if self.steps >= self.limit_steps:
+                    self._end(False, "timeout")
 
     def _event(self, kind: int, success: bool = False, reason: str = "", steps: int = 0) -> None:
         e = EpisodeEvent()
@@ -119,6 +127,7 @@ class TeleopEpisodes(RldgNode):
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
                 return
             self.episode_id = int(r.episode_id)
+            self.seed = int(r.seed)
             self.running, self.gt_success, self.armed, self.steps = True, False, False, 0
             self._event(EpisodeEvent.EVENT_START)
             self.get_logger().info(f"episode {self.episode_id} started (seed {r.seed}): {self.instruction}")
@@ -130,6 +139,8 @@ class TeleopEpisodes(RldgNode):
         self.done += 1
         self.successes += int(success)
         self._event(EpisodeEvent.EVENT_END, success, reason, self.steps)
+        self.results.append({"seed": self.seed, "success": bool(success), "steps": int(self.steps),
+                             "cycle_time_s": self.steps / self.cfg.control_hz, "reason": reason})
         self.get_logger().info(f"episode {self.episode_id} ended: {reason} ({self.successes}/{self.done} successes)")
 
     def _tick(self) -> None:
@@ -164,3 +175,13 @@ class TeleopEpisodes(RldgNode):
                 response.success, response.message = False, f"unknown episode command {cmd}"
             response.episode_id = self.episode_id
         return response
+
+    def shutdown(self) -> None:
+        if self.cfg.report_path:
+            import json
+            from pathlib import Path
+
+            out = Path(self.cfg.report_path)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({"task": self.cfg.task, "input": self.cfg.input, "episodes": self.results},
+                                      indent=1))
