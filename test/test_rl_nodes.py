@@ -34,6 +34,10 @@ def test_actor_and_learner_in_separate_processes_then_eval(tmp_path, ros_env):
     # still be unacknowledged at that moment (the actor logs them); all acknowledged ones are in the buffer
     assert end["transitions"] >= sum(e["steps"] for e in episodes) and acked >= end["acked"]
     assert meta["online_size"] >= 50 and meta["step"] > 0
+    from rldg_ros.rl.report import write_report
+
+    md, png = write_report(run, None)  # the report reads the run (episodes, learner metrics, the shutdown row)
+    assert png.stat().st_size > 1000 and f"| train_episodes | {len(episodes)} |" in md.read_text()
 
     report = tmp_path / "eval.json"
     cmd = [str(BIN / "rldg"), "up", "eval_rl", "--duration", "150", "task:=connector_insertion/usb",

@@ -22,7 +22,7 @@ def _rows(path: Path) -> list[dict]:
 def summarize(run_dir: str | Path, eval_report: str | Path | None = None) -> dict:
     run = Path(run_dir)
     learner = _rows(run / "metrics.jsonl")
-    episodes = _rows(run / "actor" / "metrics.jsonl")
+    episodes = [r for r in _rows(run / "actor" / "metrics.jsonl") if r["kind"].startswith("episode_")]
     if not learner and not episodes:
         raise FileNotFoundError(f"{run}: no metrics.jsonl (learner) or actor/metrics.jsonl: not an RL run directory")
     t0 = min(r["time"] for r in learner + episodes)
@@ -67,7 +67,7 @@ def plot(run_dir: str | Path, out_png: str | Path) -> None:
 
     run = Path(run_dir)
     learner = _rows(run / "metrics.jsonl")
-    episodes = _rows(run / "actor" / "metrics.jsonl")
+    episodes = [r for r in _rows(run / "actor" / "metrics.jsonl") if r["kind"].startswith("episode_")]
     t0 = min(r["time"] for r in learner + episodes)
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     train = [e for e in episodes if e["kind"] == "episode_train"]
