@@ -151,7 +151,7 @@ def evaluate(spec: str, tasks: list[str], episodes: int, first_seed: int = 10000
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("eval", help="success rate (95% CI) and cycle time of a policy on sim tasks")
+    s = sub.add_parser("eval", help="success rate (95%% CI) and cycle time of a policy on sim tasks")
     s.add_argument("--policy", required=True, help="expert | human_like | rl:PATH | octo:PATH | openvla:PATH")
     s.add_argument("--task", required=True, help="task id(s), comma-separated (e.g. connector_insertion/usb,"
                    "connector_insertion/type_c)")
