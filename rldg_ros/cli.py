@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("args", nargs="*", metavar="key:=value", help="graph arguments")
     mode = s.add_mutually_exclusive_group()
     mode.add_argument("--processes", action="store_true", default=None,
-                      help="one process per node (default for train_rl and eval_rl)")
+                      help="one process per node (default for train_rl, eval_rl and run_vla)")
     mode.add_argument("--in-process", dest="processes", action="store_false",
                       help="all nodes in one process (default for the other graphs)")
     s.add_argument("--duration", type=float, default=None, help="stop after this many seconds")

@@ -213,6 +213,7 @@ GRAPHS: dict[str, GraphSpec] = {
                     "first_seed": Arg("first_seed"), "report_path": Arg("report")}, when=("evaluate", "true")),
                 _RECORDER,
             ),
+            processes=True,  # the model, the cell's renderer and DDS each get a process (no shared GIL)
         ),
         GraphSpec(
             "collect",

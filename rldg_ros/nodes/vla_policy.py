@@ -37,6 +37,7 @@ class VlaPolicyConfig:
     instruction: str = param("", help="language instruction (empty: from the episode events, else the task's)")
     task: str = param("connector_insertion/usb", help="task (for its default instruction)")
     max_obs_age_s: float = param(0.3, min=0.01, help="older images are stale: nothing is sent")
+    match_wait_s: float = param(0.05, min=0.0, max=1.0, help="wait this long for the image with the state's stamp")
     chunk_mode: str = param("receding", choices=("receding", "ensemble"), help="how action chunks are executed")
     execute_steps: int = param(1, min=1, max=16, help="receding horizon: actions executed per chunk")
     ensemble_decay: float = param(0.0, min=0.0, help="temporal ensembling weight decay per step of age")
@@ -168,12 +169,13 @@ class VlaPolicy(RldgNode):
                 self.chunks.reset()
                 self.policy.reset()
 
-    def _observation(self, state: RobotState) -> tuple[dict, float] | None:
+    def _observation(self, state: RobotState, fallback: bool) -> tuple[dict, float] | None:
+        """The image taken with ``state`` (same stamp); with ``fallback``, else the latest one if fresh enough."""
         stamp = (state.header.stamp.sec, state.header.stamp.nanosec)
         now = time.monotonic()
         with self.lock:
             match = next((x for x in reversed(self.images) if x[1] == stamp), None)
-            if match is None and self.images and now - self.images[-1][0] <= self.cfg.max_obs_age_s:
+            if match is None and fallback and self.images and now - self.images[-1][0] <= self.cfg.max_obs_age_s:
                 match = self.images[-1]
         if match is None:
             return None
@@ -192,13 +194,17 @@ class VlaPolicy(RldgNode):
             key = (int(state.episode_id), int(state.episode_step))
             if key == last_key:
                 continue
-            # the image of this state may trail it by a moment: wait briefly for it
+            # the image taken with this state trails it by a moment (the sim cell, a triggered camera): wait up to
+            # match_wait_s for it, then take the latest image (a free-running camera has no matching stamps)
             obs = None
-            for _ in range(20):
-                obs = self._observation(state)
-                if obs is not None or self.stopping.is_set():
+            t_end = time.monotonic() + self.cfg.match_wait_s
+            while obs is None and not self.stopping.is_set():
+                last_try = time.monotonic() >= t_end
+                obs = self._observation(state, fallback=last_try)
+                if obs is None and last_try:
                     break
-                time.sleep(0.005)
+                if obs is None:
+                    time.sleep(0.002)
             if obs is None:
                 self.stale += 1
                 continue
