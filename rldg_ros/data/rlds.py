@@ -140,7 +140,8 @@ class Episode:
         }
 
 
-def _stats(x: np.ndarray) -> dict:
+def dimension_statistics(x: np.ndarray) -> dict:
+    """Per-dimension mean, std, max, min, q01, q99 (the OpenVLA/Octo ``dataset_statistics.json`` entries)."""
     x = np.asarray(x, np.float64)
     return {k: v.astype(np.float32).tolist() for k, v in (
         ("mean", x.mean(0)), ("std", x.std(0)), ("max", x.max(0)), ("min", x.min(0)),
@@ -221,7 +222,7 @@ class RldsWriter:
         if not self.actions:
             return {"num_transitions": 0, "num_trajectories": 0}
         a, s = np.concatenate(self.actions), np.concatenate(self.states)
-        return {"action": _stats(a), "proprio": _stats(s), "num_transitions": int(len(a)),
+        return {"action": dimension_statistics(a), "proprio": dimension_statistics(s), "num_transitions": int(len(a)),
                 "num_trajectories": len(self.actions)}
 
 

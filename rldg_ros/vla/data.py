@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rldg_ros.data.rlds import RldsReader
+from rldg_ros.data.rlds import RldsReader, dimension_statistics
 from rldg_ros.vla.normalize import Normalizer
 
 GRIPPER = (6,)
@@ -55,16 +55,20 @@ def load_episodes(paths: list[str | Path], image_size: int, split: str = "train"
 
 def merged_statistics(paths: list[str | Path], episodes: list[EpisodeData]) -> dict:
     """Statistics of the training episodes actually used (several datasets: recomputed over their union)."""
-    a = np.concatenate([e.actions for e in episodes]).astype(np.float64)
-    s = np.concatenate([e.states for e in episodes]).astype(np.float64)
+    a = np.concatenate([e.actions for e in episodes])
+    s = np.concatenate([e.states for e in episodes])
+    return {"action": dimension_statistics(a), "proprio": dimension_statistics(s), "num_transitions": int(len(a)),
+            "num_trajectories": len(episodes), "datasets": [str(p) for p in paths]}
 
-    def st(x):
-        return {k: v.astype(np.float32).tolist() for k, v in (
-            ("mean", x.mean(0)), ("std", x.std(0)), ("max", x.max(0)), ("min", x.min(0)),
-            ("q01", np.quantile(x, 0.01, axis=0)), ("q99", np.quantile(x, 0.99, axis=0)))}
 
-    return {"action": st(a), "proprio": st(s), "num_transitions": int(len(a)), "num_trajectories": len(episodes),
-            "datasets": [str(p) for p in paths]}
+def write_summary(out: Path, info: dict, step: int, seconds: float, history: list[dict]) -> dict:
+    """``training_summary.json`` at the end of a training run (both generalists)."""
+    import json
+
+    summary = {**info, "step": step, "seconds": seconds, "history": history,
+               "final_val_loss": next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)}
+    (Path(out) / "training_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
 
 
 def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float, seed: int,

@@ -8,7 +8,6 @@ loss on held-out episodes; checkpoints with the optimizer state every ``checkpoi
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.vla import octo_style as octo
-from rldg_ros.vla.data import GRIPPER, WindowSampler, merged_statistics, split_episodes
+from rldg_ros.vla.data import GRIPPER, WindowSampler, merged_statistics, split_episodes, write_summary
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -143,10 +142,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     bar.close()
     checkpoint("final")
     log.close()
-    summary = {**info, "step": step, "seconds": time.monotonic() - t0, "history": history,
-               "final_val_loss": next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)}
-    (out / "training_summary.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    return write_summary(out, info, step, time.monotonic() - t0, history)
 
 
 class OctoPolicy:

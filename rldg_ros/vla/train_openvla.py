@@ -7,7 +7,6 @@ resume, ``--max-steps`` / ``--batch-size``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.vla import openvla_style as ov
-from rldg_ros.vla.data import merged_statistics, split_episodes
+from rldg_ros.vla.data import merged_statistics, split_episodes, write_summary
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -149,7 +148,4 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     bar.close()
     checkpoint("final")
     log.close()
-    summary = {**info, "step": step, "seconds": time.monotonic() - t0, "history": history,
-               "final_val_loss": next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)}
-    (out / "training_summary.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    return write_summary(out, info, step, time.monotonic() - t0, history)
