@@ -278,6 +278,12 @@ def test_cli_convert_names_bad_input_and_shipped_mapping_is_the_default(tmp_path
                           "--name", "Bad-Name"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "lower_snake_case" in out.stderr
     out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "bag"), "--out", str(tmp_path / "o"),
+                          "--name", "x", "--val-fraction", "1.5"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "val_fraction 1.5" in out.stderr
+    out = subprocess.run([str(BIN / "rldg"), "record", "--out", str(tmp_path / "r"), "--topics", "no/such/topic",
+                          "--duration", "1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "unknown topic 'no/such/topic'" in out.stderr
+    out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "bag"), "--out", str(tmp_path / "o"),
                           "--name", "good", "--quiet"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("good/1.0.0") and "steps written" in out.stderr
 

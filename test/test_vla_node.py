@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rldg_ros.nodes.vla_policy import ChunkExecutor
+from rldg_ros.vla.serving import ChunkExecutor
 
 BIN = Path(sys.executable).parent
 

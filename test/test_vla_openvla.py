@@ -68,6 +68,10 @@ def test_lora_trains_only_adapters_and_save_load_merge_agree(runs):
     assert act.shape == (7,) and np.all(np.abs(act) <= 1.0)
     with pytest.raises(FileNotFoundError, match="rldg_vla.json"):
         ov.load(d)
+    (d / "octo_like").mkdir(exist_ok=True)
+    (d / "octo_like" / "config.json").write_text(json.dumps({"format": "rldg-octo-style"}))
+    with pytest.raises(ValueError, match="use the matching --model"):
+        ov.load(d / "octo_like")
 
 
 def test_a_hugging_face_model_folder_loads_through_the_auto_classes(runs, tmp_path):

@@ -54,7 +54,12 @@ def _record(ns) -> int:
     params = [Parameter("out_dir", value=ns.out), Parameter("storage", value=ns.storage)]
     if ns.topics:
         params.append(Parameter("topics", value=[t.lstrip("/") for t in ns.topics]))
-    node = Recorder(parameter_overrides=params)
+    try:
+        node = Recorder(parameter_overrides=params)
+    except ValueError as exc:  # ConfigError: an unknown topic, a bad parameter
+        rclpy.shutdown()
+        print(f"rldg record: {exc}", file=sys.stderr)
+        return 2
     ex = rclpy.executors.SingleThreadedExecutor()
     ex.add_node(node)
     import signal

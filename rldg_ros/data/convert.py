@@ -220,6 +220,10 @@ def _stamp(msg) -> tuple | None:
 
 class Converter:
     def __init__(self, mapping: TopicMap, options: ConvertOptions) -> None:
+        if not 0.0 <= options.val_fraction < 1.0:
+            raise ValueError(f"val_fraction {options.val_fraction}: use a fraction in [0, 1)")
+        if options.shard_mb <= 0:
+            raise ValueError(f"shard_mb {options.shard_mb}: must be positive")
         self.m = mapping
         self.o = options
         self.ts = typestore()
@@ -277,7 +281,8 @@ class Converter:
             except ValueError as exc:
                 report.steps_dropped[f"{m.image_topic}: {exc}"] += 1
                 return
-            e.raw_images.append(arr) if self.policy is not None and self.policy.obs_mode == "pixels" else None
+            if self.policy is not None and self.policy.obs_mode == "pixels":  # relabelling needs the pixels
+                e.raw_images.append(arr)
             e.images.append(encode_jpeg(arr))
             e.states.append(step.state)
             e.actions.append(step.action)

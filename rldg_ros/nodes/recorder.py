@@ -19,7 +19,7 @@ from rclpy.serialization import deserialize_message
 
 from rldg_msgs.msg import EpisodeEvent
 from rldg_ros import topics
-from rldg_ros.config import param
+from rldg_ros.config import ConfigError, param
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.qos import RELIABLE_DEEP, SENSOR
 
@@ -67,7 +67,7 @@ class Recorder(RldgNode):
         for name in c.topics:
             t = known.get(name.lstrip("/"))
             if t is None:
-                raise ValueError(f"recorder: unknown topic {name!r}: its type is needed (known: {sorted(known)})")
+                raise ConfigError(f"recorder: unknown topic {name!r}: its type is needed (known: {sorted(known)})")
             msg_cls = _msg_class(t.type)
             full = "/" + self.resolve_topic_name(t.name).lstrip("/")
             self.types[full] = t.type

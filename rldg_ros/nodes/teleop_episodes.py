@@ -10,8 +10,11 @@ scripted input (expert / human_like) or ``auto_start`` the next episode starts b
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from std_msgs.msg import Bool
@@ -108,8 +111,6 @@ class TeleopEpisodes(RldgNode):
             return
         if self.cfg.episodes and self.done >= self.cfg.episodes:
             # all done: let the last END event reach its subscribers (a recorder), then end the graph
-            import time
-
             self.done_at = getattr(self, "done_at", None) or time.monotonic()
             if time.monotonic() - self.done_at > 1.0 and not self.finished:
                 self.finish(f"teleop_episodes: {self.done} episodes done")
@@ -178,9 +179,6 @@ class TeleopEpisodes(RldgNode):
 
     def shutdown(self) -> None:
         if self.cfg.report_path:
-            import json
-            from pathlib import Path
-
             out = Path(self.cfg.report_path)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps({"task": self.cfg.task, "input": self.cfg.input, "episodes": self.results},

@@ -17,7 +17,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sensor_msgs.msg import Image
@@ -28,6 +27,7 @@ from rldg_ros.config import param
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import RELIABLE_10, SENSOR
+from rldg_ros.vla.serving import ChunkExecutor, make_policy
 
 
 @dataclass
@@ -42,79 +42,6 @@ class VlaPolicyConfig:
     execute_steps: int = param(1, min=1, max=16, help="receding horizon: actions executed per chunk")
     ensemble_decay: float = param(0.0, min=0.0, help="temporal ensembling weight decay per step of age")
     seed: int = param(0, min=0, help="sampling seed (diffusion head)")
-
-
-def make_policy(model: str, checkpoint: str, seed: int = 0):
-    """(policy with act(observation, instruction) -> (7,) or (H, 7), uses_state)."""
-    from rldg_ros.config import ConfigError
-
-    if not checkpoint:
-        raise ConfigError("vla_policy needs checkpoint:=PATH (a generalist or RL checkpoint directory)")
-    if not Path(checkpoint).exists():
-        raise ConfigError(f"vla_policy: checkpoint {checkpoint} does not exist")
-    if model == "octo":
-        from rldg_ros.vla.train_octo import OctoPolicy
-
-        return OctoPolicy(checkpoint, seed), False
-    if model == "openvla":
-        from rldg_ros.vla import openvla_style
-
-        return openvla_style.load(checkpoint), False
-    from rldg_ros.rl.policy import RLPolicy
-
-    rl = RLPolicy(checkpoint)
-    if rl.obs_mode == "privileged":
-        raise ValueError(f"{checkpoint}: a privileged-state policy needs the sim's goal features; serve it with "
-                         "eval_rl instead")
-
-    class _RL:
-        name = "rl"
-
-        def act(self, observation, instruction):  # noqa: ARG002 - a specialist ignores the instruction
-            return rl.act(observation["state"], observation["image"] if rl.obs_mode == "pixels" else None)
-
-        def reset(self):
-            pass
-
-    return _RL(), True
-
-
-class ChunkExecutor:
-    """Turns per-step chunk predictions into one action per step (receding horizon or temporal ensembling)."""
-
-    def __init__(self, mode: str, execute_steps: int, decay: float) -> None:
-        self.mode, self.execute_steps, self.decay = mode, execute_steps, decay
-        self.reset()
-
-    def reset(self) -> None:
-        self.plan: deque[np.ndarray] = deque()
-        self.chunks: list[tuple[int, np.ndarray]] = []  # (step made, chunk)
-        self.step = 0
-
-    def needs_prediction(self) -> bool:
-        return self.mode == "ensemble" or not self.plan
-
-    def add(self, chunk: np.ndarray) -> None:
-        chunk = np.atleast_2d(chunk)
-        if self.mode == "receding":
-            self.plan.extend(chunk[: self.execute_steps])
-        else:
-            self.chunks = [(s, c) for s, c in self.chunks if self.step - s < len(c)] + [(self.step, chunk)]
-
-    def next(self) -> np.ndarray:
-        if self.mode == "receding":
-            a = self.plan.popleft()
-        else:
-            preds, weights = [], []
-            for s, c in self.chunks:
-                age = self.step - s
-                if age < len(c):
-                    preds.append(c[age])
-                    weights.append(np.exp(-self.decay * age))
-            w = np.asarray(weights) / np.sum(weights)
-            a = np.sum(np.asarray(preds) * w[:, None], axis=0)
-        self.step += 1
-        return np.asarray(a, np.float32)
 
 
 class VlaPolicy(RldgNode):

@@ -40,19 +40,12 @@ def parse_policy(spec: str) -> tuple[str, str]:
 
 
 class _Generalist:
-    """octo/openvla through the same chunk execution as the vla_policy node."""
+    """octo/openvla loaded and executed as the vla_policy node does (receding horizon, one action per chunk)."""
 
     def __init__(self, kind: str, path: str) -> None:
-        from rldg_ros.nodes.vla_policy import ChunkExecutor
+        from rldg_ros.vla.serving import ChunkExecutor, make_policy
 
-        if kind == "octo":
-            from rldg_ros.vla.train_octo import OctoPolicy
-
-            self.policy = OctoPolicy(path)
-        else:
-            from rldg_ros.vla import openvla_style
-
-            self.policy = openvla_style.load(path)
+        self.policy, _ = make_policy(kind, path)
         self.chunks = ChunkExecutor("receding", 1, 0.0)
 
     def reset(self) -> None:
@@ -73,7 +66,7 @@ def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = 10
     from rldg_ros.sim.policies import make_policy
 
     kind, path = parse_policy(spec)
-    env = make_env(task, CellConfig(wrist_camera=kind not in SCRIPTED or kind == "rl"))
+    env = make_env(task, CellConfig(wrist_camera=kind not in SCRIPTED))
     gen = _Generalist(kind, path) if kind in ("octo", "openvla") else None
     rl = None
     if kind == "rl":

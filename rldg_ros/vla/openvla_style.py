@@ -180,9 +180,9 @@ class VLA:
         return self.actions.decode(self.predict_tokens(observation["image"], instruction))
 
     def act(self, observation: dict, instruction: str) -> np.ndarray:
-        img = observation.get("image")
-        if img is None or img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
-            raise ValueError("observation['image'] must be an HxWx3 uint8 wrist image")
+        from rldg_ros.vla.serving import check_image
+
+        check_image(observation)
         y = self.predict_normalized(observation, instruction)
         return np.clip(self.norm.unnormalize(y), -1.0, 1.0)
 
@@ -224,6 +224,9 @@ def load(path: str | Path, trainable_lora: bool = False) -> VLA:
     meta_file = p / "rldg_vla.json"
     if not meta_file.exists():
         if (p / "config.json").exists():
+            other = json.loads((p / "config.json").read_text()).get("format", "")
+            if str(other).startswith("rldg-"):
+                raise ValueError(f"{p}: a {other} checkpoint, not an openvla-style one (use the matching --model)")
             return load_hf_folder(p)
         raise FileNotFoundError(f"{p}: not an openvla-style checkpoint (no rldg_vla.json) nor a Hugging Face "
                                 "model folder (no config.json)")

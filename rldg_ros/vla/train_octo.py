@@ -166,10 +166,9 @@ class OctoPolicy:
         import jax
 
         from rldg_ros.vla.data import resize
+        from rldg_ros.vla.serving import check_image
 
-        img = observation.get("image")
-        if img is None or img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
-            raise ValueError("observation['image'] must be an HxWx3 uint8 wrist image")
+        img = check_image(observation)
         self.history = [*self.history, resize(img[None], self.cfg.image_size)[0]][-self.cfg.window:]
         W = self.cfg.window
         pad = np.zeros(W, bool)
