@@ -8,12 +8,6 @@ from pathlib import Path
 
 from rldg_ros import __version__
 
-#: subcommands of the design that later issues deliver: name -> (issue, what it will do)
-PLANNED = {
-    "experiment": (9, "the RLDG experiment end to end"),
-    "report": (9, "markdown + PNG report of an experiment run"),
-}
-
 
 def _cmd_up(ns: argparse.Namespace) -> int:
     from rldg_ros.graphs import GraphError
@@ -92,18 +86,7 @@ def _cmd_panel(ns: argparse.Namespace) -> int:
 def _cmd_demo(ns: argparse.Namespace) -> int:
     from rldg_ros.demo import run_demo
 
-    return run_demo(duration=ns.duration)
-
-
-def _planned(name: str):
-    issue, what = PLANNED[name]
-
-    def run(ns: argparse.Namespace) -> int:  # noqa: ARG001
-        print(f"rldg {name}: not yet available in rldg {__version__}: {what} lands with issue #{issue}.",
-              file=sys.stderr)
-        return 2
-
-    return run
+    return run_demo(duration=ns.duration, out_dir=ns.run_dir, fresh=ns.fresh)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="the main job on the embedded default (what 'make demo' runs)")
     s.add_argument("--duration", type=float, default=5.0, help="seconds to run the smoke graph")
+    s.add_argument("--run-dir", default="runs/demo", help="the quick profile's run directory")
+    s.add_argument("--fresh", action="store_true", help="start the experiment over")
     s.set_defaults(func=_cmd_demo)
 
     from rldg_ros.reward.cli import add_parser as add_reward
@@ -161,17 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval(sub)
 
-    for name, (issue, what) in PLANNED.items():
-        s = sub.add_parser(name, help=f"{what} [not yet available: issue #{issue}]")
-        s.add_argument("rest", nargs=argparse.REMAINDER)
-        s.set_defaults(func=_planned(name))
+    from rldg_ros.experiment.cli import add_parsers as add_experiment
+
+    add_experiment(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns, extra = parser.parse_known_args(argv)
-    if extra and ns.command not in PLANNED:
+    if extra:
         # 'key:=value' graph arguments may follow options (rldg up smoke --duration 3 rate_hz:=5)
         if ns.command != "up" or not all(":=" in e for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

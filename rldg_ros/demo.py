@@ -1,22 +1,22 @@
-"""``rldg demo``: the main job on the embedded default.
+"""``rldg demo`` (``make demo``): the main job on the embedded default.
 
-At this stage of the project: the ``smoke`` graph (two nodes over DDS with rldg_msgs), then the simulated cell's
-scripted demonstrators on a connector task (what RL and the generalists will be compared against), then the learned
-reward: labelled wrist frames, a success classifier trained and calibrated on them, and its precision/recall against
-the cell's ground truth on held-out episodes (a seen and an unseen connector). Issue #9 replaces it with the RLDG
-experiment's quick profile.
+A 5-second check that rclpy, DDS and rldg_msgs work here (the ``smoke`` graph), then the RLDG experiment's quick
+profile end to end (``rldg experiment rldg --profile quick``: an RL specialist on the USB connector, its rollouts and
+human-like demos recorded as rosbag2 and converted to RLDS, both tiny generalists fine-tuned on each, evaluated on
+the seen connector and an unseen one) and its report. A second run continues where the first stopped.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 
 from rldg_ros.up import up
 
 
-def run_demo(duration: float = 5.0, episodes: int = 10, out_dir: str | Path = "runs/demo") -> int:
+def run_demo(duration: float = 5.0, out_dir: str | Path = "runs/demo", fresh: bool = False) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "smoke.json"
         rc = up("smoke", {"report_path": str(report)}, duration=duration)
@@ -29,31 +29,22 @@ def run_demo(duration: float = 5.0, episodes: int = 10, out_dir: str | Path = "r
           f"p99 {r['latency_ms_p99']:.2f} ms")
     if r["received"] == 0:
         return 1
-    from rldg_ros.sim.rollout import rollout
-
-    task = "connector_insertion/usb"
-    for policy in ("expert", "human_like"):
-        res = rollout(task, policy, episodes, seed=100)
-        lo, hi = res["success_rate_ci95"]
-        ct = res["mean_cycle_time_s"]
-        print(f"demo: {task} {policy}: {res['successes']}/{res['episodes']} successes (95 % CI {100 * lo:.0f}-"
-              f"{100 * hi:.0f} %), mean cycle time {'n/a' if ct is None else f'{ct:.1f} s'}")
-    return demo_reward(Path(out_dir) / "reward", task)
-
-
-def demo_reward(out: Path, task: str) -> int:
-    """A reduced version of the reward stage: 8 collection episodes, 600 training steps, 5 eval episodes/task."""
     import shutil
 
-    from rldg_ros.reward.data import collect_dataset
-    from rldg_ros.reward.evaluate import evaluate, markdown, write_report
-    from rldg_ros.reward.train import TrainConfig, train
+    from rldg_ros.experiment.config import load_experiment_config
+    from rldg_ros.experiment.pipeline import Experiment
+    from rldg_ros.experiment.report import write_report
 
-    shutil.rmtree(out, ignore_errors=True)
-    collect_dataset(out / "frames", [task], 8)
-    train(out / "frames", out / "model", TrainConfig(steps=600))
-    results = evaluate(out / "model", [task, "connector_insertion/type_c"], 5)
-    write_report(results, out / "eval")
-    print(markdown(results))
-    print(f"demo: reward classifier, its plots and evaluation are in {out}")
+    run = Path(out_dir)
+    if fresh:
+        shutil.rmtree(run, ignore_errors=True)
+    t0 = time.monotonic()
+    try:
+        Experiment(load_experiment_config("quick"), run, profile="quick").run_all()
+    except RuntimeError as exc:
+        print(f"demo: {exc}\n(run 'make demo' again to continue from the stage that failed)")
+        return 1
+    path = write_report(run)
+    print(f"demo: the RLDG experiment (quick profile) took {(time.monotonic() - t0) / 60:.1f} min here")
+    print(f"demo: report: {path.resolve()}")
     return 0

@@ -152,7 +152,9 @@ GRAPHS: dict[str, GraphSpec] = {
                      "privileged (sim only: + ground-truth goal, labelled)", ("pixels", "state", "privileged")),
              ArgSpec("demos", "scripted:human_like", "initial demos: scripted:<expert|human_like> (sim), a buffer "
                      ".npz, or none"),
-             ArgSpec("eval_every", "10", "evaluation episodes after every N training episodes (0: none)")),
+             ArgSpec("eval_every", "10", "evaluation episodes after every N training episodes (0: none)"),
+             ArgSpec("stop_after_eval_successes", "0", "stop training once the last N evaluation episodes all "
+                     "succeeded (0: run until stopped or --duration)")),
             (
                 *_rl_cell(with_interventions=True),
                 NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
@@ -161,7 +163,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
                 _REWARD_NODE,
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
-                    "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every")}),
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
+                    "stop_after_eval_successes": Arg("stop_after_eval_successes")}),
                 NodeSpec("rl_learner", "rl_learner", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")}),
                 _RECORDER,
@@ -224,6 +227,7 @@ GRAPHS: dict[str, GraphSpec] = {
                      ("expert", "human_like", "rl")),
              ArgSpec("checkpoint", "", "policy:=rl: learner run_dir or checkpoint directory"),
              ArgSpec("episodes", "20", "number of episodes"),
+             ArgSpec("first_seed", "1000", "seed of the first episode (then +1); evaluation uses 100000 and up"),
              ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
             (
                 *(NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
@@ -238,14 +242,15 @@ GRAPHS: dict[str, GraphSpec] = {
                            when=("policy", style)) for style in ("expert", "human_like")),
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}, when=("policy", "rl")),
                 NodeSpec("teleop_episodes", "teleop_episodes", parameters={
-                    "task": Arg("task"), "input": Arg("policy"), "episodes": Arg("episodes")},
+                    "task": Arg("task"), "input": Arg("policy"), "episodes": Arg("episodes"),
+                    "first_seed": Arg("first_seed")},
                     when=("policy", ("expert", "human_like"))),
                 NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
                          parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")},
                          when=("policy", "rl")),
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
-                    "episodes": Arg("episodes")}, when=("policy", "rl")),
+                    "episodes": Arg("episodes"), "eval_first_seed": Arg("first_seed")}, when=("policy", "rl")),
                 _RECORDER,
             ),
         ),

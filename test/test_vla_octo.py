@@ -81,10 +81,16 @@ def test_training_reduces_loss_checkpoints_resume_and_policy(dataset, tmp_path):
 
     # the policy interface: an un-normalized chunk in [-1, 1]; bad images are refused
     pol = OctoPolicy(ft)
-    a = pol.act({"image": np.zeros((128, 128, 3), np.uint8)}, "insert the plug 0")
+    assert pol.cfg.proprio_dim == 20  # the robot state is a proprio token (TrainConfig.proprio)
+    state = np.zeros(pol.cfg.proprio_dim)
+    a = pol.act({"image": np.zeros((128, 128, 3), np.uint8), "state": state}, "insert the plug 0")
     assert a.shape == (4, 7) and np.all(np.abs(a) <= 1.0)
+    b = pol.act({"image": np.zeros((128, 128, 3), np.uint8), "state": state + 5.0}, "insert the plug 0")
+    assert not np.allclose(a, b)  # the state reaches the actions
+    with pytest.raises(ValueError, match="20-D robot state"):
+        pol.act({"image": np.zeros((128, 128, 3), np.uint8)}, "x")
     with pytest.raises(ValueError, match="uint8"):
-        pol.act({"image": np.zeros((128, 128, 3), np.float32)}, "x")
+        pol.act({"image": np.zeros((128, 128, 3), np.float32), "state": state}, "x")
     with pytest.raises(ValueError, match="expected 'rldg-octo-style'"):
         (tmp_path / "bad").mkdir()
         (tmp_path / "bad" / "config.json").write_text(json.dumps({"format": "octo"}))

@@ -62,10 +62,16 @@ def test_lora_trains_only_adapters_and_save_load_merge_agree(runs):
         b = merged.model(**enc).logits
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     # actions: 7 tokens from the action range, un-normalized into [-1, 1]
-    tokens = merged.predict_tokens(img, "insert the plug 0")
+    state = np.zeros(merged.cfg.proprio_dim)
+    tokens = merged.predict_tokens(img, "insert the plug 0", state)
     assert tokens.shape == (7,) and np.all(merged.actions.is_action_token(tokens))
-    act = merged.act({"image": img}, "insert the plug 0")
+    act = merged.act({"image": img, "state": state}, "insert the plug 0")
     assert act.shape == (7,) and np.all(np.abs(act) <= 1.0)
+    # proprio: the state as tokens from the action range after the prompt; a missing state is refused
+    assert merged.cfg.proprio_dim == 20 and np.all(merged.actions.is_action_token(np.array(
+        merged.state_tokens(state))))
+    with pytest.raises(ValueError, match="20-D robot state"):
+        merged.act({"image": img}, "x")
     with pytest.raises(FileNotFoundError, match="rldg_vla.json"):
         ov.load(d)
     (d / "octo_like").mkdir(exist_ok=True)
@@ -78,6 +84,8 @@ def test_a_hugging_face_model_folder_loads_through_the_auto_classes(runs, tmp_pa
     """A plain HF folder (config.json, weights, processor files, statistics) as a downloaded checkpoint would be."""
     import shutil
 
+    import torch
+
     d, _, _, _ = runs
     folder = tmp_path / "hf"
     shutil.copytree(d / "pre" / "model", folder)
@@ -89,8 +97,10 @@ def test_a_hugging_face_model_folder_loads_through_the_auto_classes(runs, tmp_pa
     assert vla.meta["format"] == "huggingface" and not vla.meta["trust_remote_code"]
     ours = ov.load(d / "pre")
     img = np.zeros((128, 128, 3), np.uint8)
-    np.testing.assert_array_equal(vla.predict_tokens(img, "insert the plug 1"),
-                                  ours.predict_tokens(img, "insert the plug 1"))
+    with torch.no_grad():  # the same weights and processor (a HF folder carries no proprio setting: compare logits)
+        np.testing.assert_allclose(vla.model(**vla.prompt_ids([img], ["insert the plug 1"])).logits.numpy(),
+                                   ours.model(**ours.prompt_ids([img], ["insert the plug 1"])).logits.numpy(),
+                                   atol=1e-5)
     (folder / "dataset_statistics.json").unlink()
     with pytest.raises(FileNotFoundError, match="norm_stats"):
         ov.load(folder)

@@ -24,6 +24,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--map", default=None, help="topic/field mapping YAML (default: rldg's own topics)")
     s.add_argument("--all", action="store_true", help="keep unsuccessful episodes too")
     s.add_argument("--balance", action="store_true", help="the same number of episodes for every task")
+    s.add_argument("--max-episodes", type=int, default=0, help="at most N episodes per task, the first in bag "
+                   "order (e.g. equal successful counts of two data sources); 0: all")
     s.add_argument("--val-fraction", type=float, default=0.0, help="episodes held out as the 'val' split")
     s.add_argument("--relabel", default="", help="RL checkpoint: replace the recorded actions with its actions")
     s.add_argument("--shard-mb", type=float, default=256.0)
@@ -87,6 +89,7 @@ def _convert(ns) -> int:
         mapping = TopicMap.load(ns.map)
         conv = Converter(mapping, ConvertOptions(success_only=not ns.all, balance=ns.balance,
                                                  val_fraction=ns.val_fraction, relabel=ns.relabel,
+                                                 max_episodes=ns.max_episodes,
                                                  shard_mb=ns.shard_mb, progress=not ns.quiet))
         report = conv.run(ns.bags, ns.out, ns.name)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:

@@ -160,6 +160,7 @@ class ConvertOptions:
     balance: bool = False
     val_fraction: float = 0.0
     relabel: str = ""  # RL checkpoint whose actions replace the recorded ones
+    max_episodes: int = 0  # at most this many episodes per task, the first in bag order (0: all)
     shard_mb: float = 256.0
     progress: bool = True
 
@@ -222,6 +223,8 @@ class Converter:
     def __init__(self, mapping: TopicMap, options: ConvertOptions) -> None:
         if not 0.0 <= options.val_fraction < 1.0:
             raise ValueError(f"val_fraction {options.val_fraction}: use a fraction in [0, 1)")
+        if options.max_episodes < 0:
+            raise ValueError(f"max_episodes {options.max_episodes}: use 0 (all) or a positive count")
         if options.shard_mb <= 0:
             raise ValueError(f"shard_mb {options.shard_mb}: must be positive")
         self.m = mapping
@@ -496,6 +499,8 @@ class Converter:
             counts = self.count_successes(bags)
             cap = min(counts.values()) if counts else 0
             report.problems.append(f"balance: {dict(counts)} -> at most {cap} episodes per task")
+        if self.o.max_episodes > 0:
+            cap = self.o.max_episodes if cap is None else min(cap, self.o.max_episodes)
         writer = RldsWriter(out_dir, name, (self.m.image_size, self.m.image_size, 3), len(self.m.state_fields),
                             shard_mb=self.o.shard_mb)
         bar = tqdm(bags, desc=f"convert -> {name}", unit="bag", disable=not self.o.progress)
@@ -503,8 +508,8 @@ class Converter:
             for ep in self.episodes(bag, report, bag_phases[bag]):
                 if cap is not None and report.per_task[ep.task] >= cap:
                     report.episodes_skipped.append({"bag": str(bag), "episode_id": ep.episode_id,
-                                                    "steps": len(ep), "reason": f"balance: task {ep.task} "
-                                                    f"already has {cap} episodes"})
+                                                    "steps": len(ep), "reason": f"cap: task {ep.task} "
+                                                    f"already has {cap} episodes (--balance/--max-episodes)"})
                     continue
                 split = "train"
                 if self.o.val_fraction > 0:

@@ -64,6 +64,10 @@ class RlActorConfig:
     eval_only: bool = param(False, help="only evaluation episodes (deterministic), no transitions sent")
     episodes: int = param(0, min=0, help="stop after this many episodes (0: no limit)")
     first_seed: int = param(0, min=-1, help="seed of the first training episode (+1 each; -1: random)")
+    eval_first_seed: int = param(EVAL_SEED, min=0, help="seed of the first evaluation episode (+1 each): held-out "
+                                 "seeds for evaluation, other seeds to collect data")
+    stop_after_eval_successes: int = param(0, min=0, help="training: stop once the last N evaluation episodes all "
+                                           "succeeded (0: never; the graph's duration still applies)")
     seed: int = param(0, min=0, help="exploration noise seed")
     checkpoint: str = param("", help="start from a learner checkpoint directory (run_dir or run_dir/checkpoints/X)")
     max_pending: int = param(20000, min=10, help="unacknowledged transitions kept; when full no new episode starts")
@@ -361,9 +365,11 @@ class RlActor(RldgNode):
         c = self.cfg
         if self.running or self.starting or self.aparams is None or not self.reset_client.service_is_ready():
             return
-        if c.episodes and self.episodes_done >= c.episodes:
+        if (c.episodes and self.episodes_done >= c.episodes) or self._converged():
             if not self.finished and not len(self.outbox):
-                self.finish(f"rl_actor: {self.episodes_done} episodes done")
+                self.finish(f"rl_actor: {self.episodes_done} episodes done"
+                            + (f"; the last {c.stop_after_eval_successes} evaluation episodes succeeded"
+                               if self._converged() else ""))
             return
         if self.outbox.full():
             self.get_logger().warning(f"{len(self.outbox)} transitions unacknowledged (learner gone?): not starting "
@@ -373,7 +379,7 @@ class RlActor(RldgNode):
             self.eval_left, self.eval_pending = c.eval_episodes, False
         self.is_eval = c.eval_only or self.eval_left > 0
         if self.is_eval:
-            seed = EVAL_SEED + self.eval_round_index
+            seed = c.eval_first_seed + self.eval_round_index
         else:
             seed = -1 if c.first_seed < 0 else c.first_seed + self.train_done
         self.starting = True
@@ -394,6 +400,13 @@ class RlActor(RldgNode):
             self.executed.clear()
             self.ep_seed = int(r.seed)
             self._event(EpisodeEvent.EVENT_START)
+
+    def _converged(self) -> bool:
+        k = self.cfg.stop_after_eval_successes
+        if not k or self.cfg.eval_only:
+            return False
+        evals = [h["success"] for h in self.history if h["eval"]][-k:]
+        return len(evals) == k and all(evals)
 
     def _end(self, success: bool, reason: str) -> None:
         self.running = False

@@ -88,12 +88,14 @@ def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float
 
 class WindowSampler:
     def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
-                 text_fn, seed: int = 0) -> None:
+                 text_fn, seed: int = 0, state_norm: Normalizer | None = None) -> None:
         if not episodes:
             raise ValueError("no episodes to sample from")
         self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
         self.text = [text_fn(e.instruction) for e in episodes]
         self.norm_actions = [norm.normalize(e.actions) for e in episodes]
+        self.norm_states = None if state_norm is None else [
+            np.clip(state_norm.normalize(e.states), -5.0, 5.0).astype(np.float32) for e in episodes]
         self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
         self.rng = np.random.default_rng(seed)
 
@@ -110,7 +112,12 @@ class WindowSampler:
         a_pad = a_idx < len(e.actions)
         act = self.norm_actions[i][np.clip(a_idx, None, len(e.actions) - 1)]
         act[~a_pad] = 0.0
-        return {"image": img, "text": self.text[i], "timestep_pad": pad, "action": act, "action_pad": a_pad}
+        out = {"image": img, "text": self.text[i], "timestep_pad": pad, "action": act, "action_pad": a_pad}
+        if self.norm_states is not None:
+            st = self.norm_states[i][np.clip(steps, 0, None)]
+            st[~pad] = 0.0
+            out["proprio"] = st
+        return out
 
     def batch(self, n: int) -> dict[str, np.ndarray]:
         rows = self.index[self.rng.integers(0, len(self.index), n)]

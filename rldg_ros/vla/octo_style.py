@@ -53,6 +53,7 @@ class OctoConfig:
     head_hidden: int = 256
     head_blocks: int = 3
     max_action: float = 5.0  # normalized actions are clipped to +-this (Octo's convention)
+    proprio_dim: int = 0  # > 0: a proprio token per step (normalized robot state; Octo's optional proprio input)
 
     @classmethod
     def from_dict(cls, d: dict) -> OctoConfig:
@@ -146,6 +147,9 @@ def build_module(cfg: OctoConfig):
             self.text_pos = self.param("text_pos", nn.initializers.normal(0.02), (cfg.max_text, D))
             self.obs_pos = self.param("obs_pos", nn.initializers.normal(0.02), (cfg.window, cfg.n_patches, D))
             self.readout = self.param("readout", nn.initializers.normal(0.02), (cfg.window, 1, D))
+            if cfg.proprio_dim:
+                self.proprio_tok = nn.Dense(D)
+                self.proprio_pos = self.param("proprio_pos", nn.initializers.normal(0.02), (cfg.window, 1, D))
             self.blocks = [Block() for _ in range(cfg.depth)]
             self.norm = nn.LayerNorm()
             self.head = Denoiser()
@@ -156,6 +160,9 @@ def build_module(cfg: OctoConfig):
             tpad = batch["timestep_pad"]  # (B, W) True = a real step
             b, w = img.shape[:2]
             obs = self.image_tok(img) + self.obs_pos[None]  # (B, W, P, D)
+            if cfg.proprio_dim:  # the normalized state as one more token of each step
+                ptok = self.proprio_tok(batch["proprio"])[:, :, None] + self.proprio_pos[None]
+                obs = jnp.concatenate([obs, ptok], axis=2)
             P = obs.shape[2]
             ro = jnp.broadcast_to(self.readout[None], (b, w, 1, D))
             steps = jnp.concatenate([obs, ro], axis=2).reshape((b, w * (P + 1), D))
@@ -244,13 +251,18 @@ class OctoModel:
                 x = jax.random.normal(r0, (b, c.horizon * c.action_dim))
 
                 def step(carry, k):
+                    # DDPM posterior step from the predicted clean chunk x0, clipped to +-max_action (Ho et al.'s
+                    # "clip denoised"): at the noisiest steps 1/sqrt(alpha_k) is ~30, and stepping with the noise
+                    # prediction directly would multiply its error by that and saturate the actions
                     x, rng = carry
                     eps = self.module.apply({"params": params}, cond, x, jnp.full((b,), k), method="denoise")
-                    mean = (x - be[k] / jnp.sqrt(1 - ab[k]) * eps) / jnp.sqrt(al[k])
+                    ab_prev = jnp.where(k > 0, ab[jnp.maximum(k - 1, 0)], 1.0)
+                    x0 = jnp.clip((x - jnp.sqrt(1 - ab[k]) * eps) / jnp.sqrt(ab[k]), -c.max_action, c.max_action)
+                    mean = (jnp.sqrt(ab_prev) * be[k] * x0 + jnp.sqrt(al[k]) * (1 - ab_prev) * x) / (1 - ab[k])
+                    var = be[k] * (1 - ab_prev) / (1 - ab[k])
                     rng, r = jax.random.split(rng)
-                    noise = jnp.where(k > 0, jnp.sqrt(be[k]), 0.0) * jax.random.normal(r, x.shape)
-                    x = jnp.clip(mean + noise, -c.max_action, c.max_action)
-                    return (x, rng), None
+                    noise = jnp.where(k > 0, jnp.sqrt(var), 0.0) * jax.random.normal(r, x.shape)
+                    return (mean + noise, rng), None
 
                 (x, _), _ = jax.lax.scan(step, (x, rng), jnp.arange(c.diffusion_steps - 1, -1, -1))
                 return x.reshape((b, c.horizon, c.action_dim))
@@ -265,7 +277,8 @@ def example_batch(cfg: OctoConfig, b: int = 1) -> dict[str, np.ndarray]:
             "text": np.zeros((b, cfg.max_text), np.int32),
             "timestep_pad": np.ones((b, cfg.window), bool),
             "action": np.zeros((b, cfg.horizon, cfg.action_dim), np.float32),
-            "action_pad": np.ones((b, cfg.horizon), bool)}
+            "action_pad": np.ones((b, cfg.horizon), bool),
+            **({"proprio": np.zeros((b, cfg.window, cfg.proprio_dim), np.float32)} if cfg.proprio_dim else {})}
 
 
 # -- checkpoints -----------------------------------------------------------------------------------------------------

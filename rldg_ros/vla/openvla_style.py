@@ -53,6 +53,7 @@ class VLAConfig:
     text_vocab: int = 400  # BPE vocabulary trained on the instructions (before the 256 action tokens)
     n_bins: int = 256
     max_length: int = 256
+    proprio_dim: int = 0  # > 0: the robot state, binned like the actions, as tokens after the prompt
 
 
 def build_tokenizer(corpus: list[str], cfg: VLAConfig):
@@ -120,7 +121,19 @@ class VLA:
         self.tokenizer = processor.tokenizer
         self.actions = ActionTokenizer(len(self.tokenizer), cfg.n_bins)
         self.meta = meta or {}
-        self.name = NAME
+        self.name = NAME + (" (+proprio)" if cfg.proprio_dim else "")
+        self.state_norm: Normalizer | None = None  # set with proprio_dim (from the dataset statistics)
+
+    def state_tokens(self, state) -> list[int]:
+        """The robot state as proprio tokens (q01/q99 bounds -> the action bins); [] without proprio."""
+        if not self.cfg.proprio_dim:
+            return []
+        st = np.asarray(state, np.float64).ravel()
+        if st.shape != (self.cfg.proprio_dim,) or not np.all(np.isfinite(st)):
+            raise ValueError(f"{self.name}: needs a finite {self.cfg.proprio_dim}-D robot state, got shape {st.shape}")
+        if self.state_norm is None:
+            raise ValueError(f"{self.name}: no proprio statistics loaded")
+        return self.actions.encode(np.clip(self.state_norm.normalize(st[None])[0], -1.0, 1.0)).tolist()
 
     # -- batches ---------------------------------------------------------------------------------------------------
     def prompt_ids(self, images: list[np.ndarray], instructions: list[str], rng=None):
@@ -130,14 +143,15 @@ class VLA:
         text = [IMAGE_TOKEN + PROMPT.format(instruction=i) for i in instructions]
         return self.processor(images=pil, text=text, return_tensors="pt", padding=True)
 
-    def training_batch(self, images, instructions, norm_actions: np.ndarray, rng):
-        """Prompt + 7 action tokens + </s>, right-padded; labels only on the action tokens."""
+    def training_batch(self, images, instructions, norm_actions: np.ndarray, rng, states=None):
+        """Prompt (+ proprio tokens) + 7 action tokens + </s>, right-padded; labels only on the action tokens."""
         import torch
 
         rows, pix = [], []
-        for im, ins, a in zip(images, instructions, norm_actions, strict=True):
+        states = [None] * len(images) if states is None else states
+        for im, ins, a, st in zip(images, instructions, norm_actions, states, strict=True):
             enc = self.prompt_ids([im], [ins], rng)
-            ids = enc["input_ids"][0].tolist()
+            ids = enc["input_ids"][0].tolist() + (self.state_tokens(st) if self.cfg.proprio_dim else [])
             act = self.actions.encode(a).tolist()
             rows.append((ids + act + [self.tokenizer.eos_token_id], len(ids)))
             pix.append(enc["pixel_values"][0])
@@ -153,12 +167,16 @@ class VLA:
         return {"input_ids": input_ids, "attention_mask": attn, "pixel_values": torch.stack(pix), "labels": labels}
 
     # -- inference -------------------------------------------------------------------------------------------------
-    def predict_tokens(self, image: np.ndarray, instruction: str):
+    def predict_tokens(self, image: np.ndarray, instruction: str, state=None):
         """Greedy decoding of 7 tokens, restricted to the action tokens."""
         import torch
 
         enc = self.prompt_ids([image], [instruction], None)
         ids, attn, pix = enc["input_ids"], enc["attention_mask"], enc["pixel_values"]
+        if self.cfg.proprio_dim:
+            extra = torch.tensor([self.state_tokens(state)], dtype=ids.dtype)
+            ids = torch.cat([ids, extra], dim=1)
+            attn = torch.cat([attn, torch.ones_like(extra, dtype=attn.dtype)], dim=1)
         lo = self.actions.first_id
         out = []
         past = None
@@ -177,7 +195,8 @@ class VLA:
         return np.array(out)
 
     def predict_normalized(self, observation: dict, instruction: str) -> np.ndarray:
-        return self.actions.decode(self.predict_tokens(observation["image"], instruction))
+        return self.actions.decode(self.predict_tokens(observation["image"], instruction,
+                                                       observation.get("state")))
 
     def act(self, observation: dict, instruction: str) -> np.ndarray:
         from rldg_ros.vla.serving import check_image
@@ -244,7 +263,10 @@ def load(path: str | Path, trainable_lora: bool = False) -> VLA:
         model = AutoModelForImageTextToText.from_pretrained(p / ("merged" if meta["lora"] else "model"))
     stats = json.loads((p / "dataset_statistics.json").read_text())
     norm = Normalizer.from_stats(stats, "action", mode="bounds_q99", skip=GRIPPER)
-    return VLA(model, processor, norm, cfg, meta)
+    vla = VLA(model, processor, norm, cfg, meta)
+    if cfg.proprio_dim:
+        vla.state_norm = Normalizer.from_stats(stats, "proprio", mode="bounds_q99")
+    return vla
 
 
 def add_lora(vla: VLA, rank: int = 32):

@@ -32,11 +32,13 @@ def make_policy(model: str, checkpoint: str, seed: int = 0):
     if model == "octo":
         from rldg_ros.vla.train_octo import OctoPolicy
 
-        return OctoPolicy(checkpoint, seed), False
+        policy = OctoPolicy(checkpoint, seed)
+        return policy, bool(policy.cfg.proprio_dim)
     if model == "openvla":
         from rldg_ros.vla import openvla_style
 
-        return openvla_style.load(checkpoint), False
+        vla = openvla_style.load(checkpoint)
+        return vla, bool(vla.cfg.proprio_dim)
     from rldg_ros.rl.policy import RLPolicy
 
     rl = RLPolicy(checkpoint)

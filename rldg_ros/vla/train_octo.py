@@ -32,6 +32,7 @@ class TrainConfig:
     eval_every: int = 250
     checkpoint_every: int = 500
     log_every: int = 25
+    proprio: bool = True  # from scratch: give the model the robot state as a proprio token (fine-tuning: the base's)
 
 
 def _optimizer(cfg: TrainConfig):
@@ -64,15 +65,23 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     train_eps, val_eps = split_episodes(list(data), mcfg.image_size, cfg.val_fraction, cfg.seed, progress)
     if not base:  # the vocabulary comes from the data (plus what the config already had)
         mcfg.vocab = octo.build_vocab([e.instruction for e in train_eps + val_eps], mcfg.vocab[2:])
+        mcfg.proprio_dim = int(train_eps[0].states.shape[1]) if cfg.proprio else 0
         model = octo.OctoModel.init(mcfg, cfg.seed)
     stats = merged_statistics(data, train_eps)
     norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
+    state_norm = None
+    if mcfg.proprio_dim:
+        if train_eps[0].states.shape[1] != mcfg.proprio_dim:
+            raise ValueError(f"the data's state has {train_eps[0].states.shape[1]} dimensions, the model's proprio "
+                             f"input {mcfg.proprio_dim}")
+        state_norm = Normalizer.from_stats(stats, "proprio", mode="normal")
 
     def text_fn(s):
         return octo.tokenize(s, mcfg.vocab, mcfg.max_text)
 
-    sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed)
-    val_sampler = WindowSampler(val_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed) if val_eps else None
+    sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm)
+    val_sampler = (WindowSampler(val_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm)
+                   if val_eps else None)
 
     tx = _optimizer(cfg)
     params, opt_state, step = model.params, tx.init(model.params), 0
@@ -155,12 +164,15 @@ class OctoPolicy:
         self.model, stats = octo.load(checkpoint)
         self.cfg = self.model.cfg
         self.norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
-        self.name = octo.NAME
+        self.state_norm = Normalizer.from_stats(stats, "proprio", mode="normal") if self.cfg.proprio_dim else None
+        self.name = octo.NAME + (" (+proprio)" if self.cfg.proprio_dim else "")
         self.rng = jax.random.PRNGKey(seed)
         self.history: list[np.ndarray] = []
+        self.states: list[np.ndarray] = []
 
     def reset(self) -> None:
         self.history = []
+        self.states = []
 
     def act(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         import jax
@@ -177,6 +189,16 @@ class OctoPolicy:
         frames[W - len(self.history):] = np.stack(self.history)
         batch = {"image": frames[None], "text": octo.tokenize(instruction, self.cfg.vocab, self.cfg.max_text)[None],
                  "timestep_pad": pad[None]}
+        if self.state_norm is not None:
+            state = np.asarray(observation.get("state", ()), np.float64).ravel()
+            if state.shape != (self.cfg.proprio_dim,) or not np.all(np.isfinite(state)):
+                raise ValueError(f"{self.name}: needs a finite {self.cfg.proprio_dim}-D robot state, got shape "
+                                 f"{state.shape}")
+            norm = np.clip(self.state_norm.normalize(state[None])[0], -5.0, 5.0).astype(np.float32)
+            self.states = [*self.states, norm][-W:]
+            prop = np.zeros((W, self.cfg.proprio_dim), np.float32)
+            prop[W - len(self.states):] = np.stack(self.states)
+            batch["proprio"] = prop[None]
         self.rng, k = jax.random.split(self.rng)
         chunk = self.model.sample(batch, k)[0]
         if not np.all(np.isfinite(chunk)):

@@ -32,6 +32,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 25
     threads: int = 2
+    proprio: bool = True  # from scratch: the robot state as proprio tokens (fine-tuning: as the base has it)
 
 
 def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None = None, *,
@@ -61,9 +62,15 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         ov.add_lora(vla, cfg.lora_rank)
     else:
         vcfg = vla_cfg or ov.VLAConfig()
+        vcfg.proprio_dim = int(train_eps[0].states.shape[1]) if cfg.proprio else 0
         tok = ov.build_tokenizer(sorted({e.instruction for e in train_eps + val_eps}), vcfg)
         model, processor = ov.build_model(vcfg, tok, cfg.seed)
         vla = ov.VLA(model, processor, norm, vcfg)
+    if vla.cfg.proprio_dim:
+        if train_eps[0].states.shape[1] != vla.cfg.proprio_dim:
+            raise ValueError(f"the data's state has {train_eps[0].states.shape[1]} dimensions, the model's proprio "
+                             f"input {vla.cfg.proprio_dim}")
+        vla.state_norm = Normalizer.from_stats(stats, "proprio", mode="bounds_q99")
     is_lora = hasattr(vla.model, "peft_config")
     base_path = str(base) if base else vla.meta.get("base")
     lr = cfg.lr or (5e-4 if is_lora else 1e-3)
@@ -85,7 +92,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
 
     def batch(rows, eps, acts, r):
         return vla.training_batch([eps[i].images[t] for i, t in rows], [eps[i].instruction for i, t in rows],
-                                  np.stack([acts[i][t] for i, t in rows]), r)
+                                  np.stack([acts[i][t] for i, t in rows]), r,
+                                  [eps[i].states[t] for i, t in rows])
 
     def validate() -> dict | None:
         if vindex is None:

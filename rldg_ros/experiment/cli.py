@@ -1,0 +1,82 @@
+"""``rldg experiment rldg`` and ``rldg report``."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("experiment", help="the RLDG experiment end to end: specialists -> rosbag2 -> RLDS -> "
+                       "fine-tuned generalists -> evaluation -> report")
+    s.add_argument("name", choices=["rldg"], help="the experiment (rldg: the paper's study)")
+    s.add_argument("--profile", default="quick", choices=["quick", "full"],
+                   help="config/experiment_<profile>.yaml (quick: one connector, small budgets)")
+    s.add_argument("--config", default=None, help="a params file of your own instead of a profile")
+    s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="override settings, e.g. --set episodes=10 eval_episodes=10 (YAML values)")
+    s.add_argument("--run-dir", default=None, help="default: runs/experiment_<profile>")
+    s.add_argument("--fresh", action="store_true", help="delete RUN_DIR first (otherwise finished stages are kept)")
+    s.add_argument("--no-report", action="store_true")
+    s.set_defaults(func=_experiment)
+
+    s = sub.add_parser("report", help="markdown + PNG report (paper Figs 5-9 analogues) of an experiment run")
+    s.add_argument("run_dir")
+    s.add_argument("--out", default=None, help="default: RUN_DIR/report")
+    s.set_defaults(func=_report)
+
+
+def _overrides(items: list[str]) -> dict:
+    out = {}
+    for it in items:
+        key, sep, value = it.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {it!r}: use KEY=VALUE")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _experiment(ns) -> int:
+    from rldg_ros.config import ConfigError
+    from rldg_ros.experiment.config import load_experiment_config
+    from rldg_ros.experiment.pipeline import Experiment
+
+    try:
+        cfg = load_experiment_config(ns.profile, ns.config, _overrides(ns.set))
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"rldg experiment: {exc}", file=sys.stderr)
+        return 2
+    run = Path(ns.run_dir or f"runs/experiment_{ns.profile if not ns.config else Path(ns.config).stem}")
+    if ns.fresh:
+        shutil.rmtree(run, ignore_errors=True)
+    t0 = time.monotonic()
+    exp = Experiment(cfg, run, profile=ns.profile if not ns.config else ns.config)
+    try:
+        exp.run_all()
+    except RuntimeError as exc:
+        print(f"rldg experiment: {exc}\n(re-run the same command to continue from the stage that failed)",
+              file=sys.stderr)
+        return 1
+    print(f"rldg experiment: finished in {(time.monotonic() - t0) / 60:.1f} min; results: {run / 'results.json'}")
+    if not ns.no_report:
+        from rldg_ros.experiment.report import write_report
+
+        path = write_report(run)
+        print(f"rldg experiment: report: {path}")
+    return 0
+
+
+def _report(ns) -> int:
+    from rldg_ros.experiment.report import ReportError, write_report
+
+    try:
+        path = write_report(ns.run_dir, ns.out)
+    except ReportError as exc:
+        print(f"rldg report: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0

@@ -1,0 +1,92 @@
+"""The RLDG experiment's settings: one typed dataclass, two profiles in ``config/experiment_<profile>.yaml``.
+
+A profile is a ROS 2 params file (node ``rldg_experiment``) like every other rldg config, so a user copies one and
+edits it. ``rldg experiment rldg --profile quick|full`` or ``--config FILE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rldg_ros.config import ConfigError, load_config, param
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+NODE = "rldg_experiment"
+SOURCES = ("rl", "human", "human_relabeled")  # RL rollouts, human(-like) demos, those demos' states + RL actions
+
+
+@dataclass
+class ExperimentConfig:
+    # tasks
+    tasks: list[str] = param(["connector_insertion/usb"], help="seen tasks: an RL specialist each, and the "
+                             "fine-tuning data")
+    unseen_tasks: list[str] = param(["connector_insertion/type_c"], help="evaluated only: never in any training set")
+    # RL specialists (rldg up train_rl)
+    specialist_dir: str = param("", help="load specialists from DIR/<task with / as __> (learner run_dirs) instead "
+                                "of training; tasks without one there are trained")
+    rl_obs: str = param("state", choices=("state", "pixels", "privileged"), help="train_rl obs:=")
+    rl_max_minutes: float = param(15.0, min=1.0, help="train_rl wall-time budget per task")
+    rl_stop_after_eval_successes: int = param(10, min=0, help="stop training once this many evaluation episodes in "
+                                              "a row succeeded (0: use the whole budget)")
+    # data collection (collect graph -> rosbag2 -> rldg convert -> RLDS)
+    episodes: int = param(20, min=1, help="successful episodes per task for each data source (equal counts)")
+    collect_margin: float = param(1.5, min=1.0, help="roll out this many times `episodes` (failures are dropped)")
+    collect_first_seed: int = param(1000, min=0, help="seeds of the collected episodes (evaluation: 100000 and up)")
+    relabel: bool = param(True, help="also build human states + RL actions (the paper's Fig 9)")
+    # generalists
+    models: list[str] = param(["octo", "openvla"], help="generalist families (octo-style-tiny, openvla-style-tiny)")
+    pretrain_tasks: list[str] = param(["pick_place/train", "fmb_insertion"], help="pretraining tasks for the tiny "
+                                      "bases (scripted demos; kept apart from the fine-tuning and unseen tasks)")
+    pretrain_episodes_per_task: int = param(10, min=1)
+    pretrain_steps_octo: int = param(600, min=1)
+    pretrain_steps_openvla: int = param(600, min=1)
+    base_octo: str = param("", help="use this pretrained octo checkpoint instead of pretraining one")
+    base_openvla: str = param("", help="use this pretrained openvla checkpoint instead of pretraining one")
+    finetune_steps_octo: int = param(600, min=1)
+    finetune_steps_openvla: int = param(800, min=1)
+    batch_octo: int = param(32, min=1)
+    batch_openvla: int = param(8, min=1)
+    # Fig 7: success vs number of fine-tuning episodes
+    scaling_episodes: list[int] = param([5, 10], help="smaller subsets (the full set is `episodes`)")
+    scaling_models: list[str] = param(["openvla"], help="models trained on the subsets")
+    # evaluation
+    eval_episodes: int = param(20, min=1, help="per task and policy, seeds 100000 and up")
+    eval_mode: str = param("in_process", choices=("in_process", "graph"), help="rldg eval mode (they agree on "
+                           "scripted policies: test_eval.py)")
+    seed: int = param(0, min=0)
+
+    def validate(self) -> None:
+        from rldg_ros.sim.tasks import task_ids
+
+        known = set(task_ids(None))
+        for t in [*self.tasks, *self.unseen_tasks, *self.pretrain_tasks]:
+            if t not in known:
+                raise ConfigError(f"experiment: unknown task {t!r}; tasks: {sorted(known)}")
+        clash = set(self.unseen_tasks) & (set(self.tasks) | set(self.pretrain_tasks))
+        if clash:
+            raise ConfigError(f"experiment: unseen task(s) {sorted(clash)} are also trained on")
+        for m in [*self.models, *self.scaling_models]:
+            if m not in ("octo", "openvla"):
+                raise ConfigError(f"experiment: model {m!r}: use octo or openvla")
+        if any(k <= 0 or k >= self.episodes for k in self.scaling_episodes):
+            raise ConfigError(f"experiment: scaling_episodes {self.scaling_episodes} must lie in (0, episodes="
+                              f"{self.episodes})")
+
+
+def profile_path(profile: str) -> Path:
+    return CONFIG_DIR / f"experiment_{profile}.yaml"
+
+
+def load_experiment_config(profile: str | None = "quick", path: str | Path | None = None,
+                           overrides: dict | None = None) -> ExperimentConfig:
+    src = Path(path) if path else profile_path(profile or "quick")
+    if not src.exists():
+        raise FileNotFoundError(f"experiment config {src} does not exist (profiles: quick, full)")
+    cfg = load_config(ExperimentConfig, src, NODE, overrides=overrides)
+    cfg.validate()
+    return cfg
+
+
+def slug(task: str) -> str:
+    return task.replace("/", "__")

@@ -1,0 +1,330 @@
+"""``rldg experiment rldg``: the paper's study end to end, in stages that each leave their files in RUN_DIR.
+
+1. **specialists**: ``rldg up train_rl`` per seen task (scripted interventions, sim ground-truth reward) until the
+   last N evaluation episodes succeeded or the budget ends, then evaluated on the seen and unseen tasks;
+2. **collect**: ``rldg up collect`` records rosbag2 of the specialist (``policy:=rl``) and of the human-like
+   demonstrator (``policy:=human_like``, standing in for SpaceMouse teleoperation);
+3. **convert**: ``rldg convert`` to RLDS, success only, the **same number of successful episodes** per task for both
+   sources (the smaller count), plus the human demos relabelled with the specialist's actions (Fig 9) and smaller
+   subsets (Fig 7);
+4. **pretrain**: the tiny bases on scripted data of other tasks (or ``base_*`` given);
+5. **finetune**: each model on each source (OpenVLA-style: LoRA r32; Octo-style: full fine-tune);
+6. **evaluate**: every policy on the seen and unseen tasks (held-out seeds 100000+);
+7. ``results.json``, then ``rldg report``.
+
+Every stage is skipped when its output exists, so an interrupted run continues where it stopped (``--fresh``
+starts over). Wall times per stage go to ``experiment.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rldg_ros.experiment.config import ExperimentConfig, slug
+
+EVAL_FIRST_SEED = 100_000
+
+
+def _rldg() -> str:
+    exe = Path(sys.executable).parent / "rldg"
+    return str(exe) if exe.exists() else "rldg"
+
+
+class Experiment:
+    def __init__(self, cfg: ExperimentConfig, run_dir: str | Path, *, profile: str = "custom",
+                 log=print) -> None:
+        self.cfg = cfg
+        self.run = Path(run_dir)
+        self.profile = profile
+        self.log = log
+        self.run.mkdir(parents=True, exist_ok=True)
+        self.meta_path = self.run / "experiment.json"
+        self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+        self.meta.update({"profile": profile, "config": asdict(cfg)})
+        self.meta.setdefault("stages", {})
+        self._save()
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+    def _save(self) -> None:
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.meta, indent=1))
+        tmp.replace(self.meta_path)
+
+    def _stage(self, name: str, fn) -> None:
+        st = self.meta["stages"].get(name, {})
+        if st.get("done"):
+            self.log(f"experiment: stage {name}: done already ({st.get('seconds', 0):.0f} s), skipped")
+            return
+        self.log(f"experiment: stage {name} ...")
+        t0 = time.monotonic()
+        info = fn() or {}
+        dt = time.monotonic() - t0 + float(st.get("seconds_before", 0.0))
+        self.meta["stages"][name] = {"done": True, "seconds": dt, **info}
+        self._save()
+        self.log(f"experiment: stage {name}: {dt / 60:.1f} min")
+
+    def _up(self, graph: str, args: dict, duration: float, log_name: str) -> int:
+        cmd = [_rldg(), "up", graph, *(f"{k}:={v}" for k, v in args.items()), "--processes",
+               "--duration", f"{duration:.0f}"]
+        logf = self.run / "logs" / f"{log_name}.log"
+        logf.parent.mkdir(parents=True, exist_ok=True)
+        with open(logf, "w") as f:
+            f.write(" ".join(cmd) + "\n")
+            f.flush()
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ)).returncode
+        if rc != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed with exit {rc}; log: {logf}")
+        return rc
+
+    # -- stages ------------------------------------------------------------------------------------------------
+    def specialist_path(self, task: str) -> Path:
+        if self.cfg.specialist_dir:
+            p = Path(self.cfg.specialist_dir) / slug(task)
+            if p.exists():
+                return p
+        return self.run / "specialists" / slug(task)
+
+    def train_specialists(self) -> dict:
+        info = {}
+        for task in self.cfg.tasks:
+            path = self.specialist_path(task)
+            loaded = bool(self.cfg.specialist_dir) and path.parent == Path(self.cfg.specialist_dir)
+            if loaded or (path / "trained.json").exists():
+                self.log(f"experiment: specialist for {task}: {path} (loaded)")
+                info[task] = ({"path": str(path), "trained_here": False} if loaded
+                              else json.loads((path / "trained.json").read_text()))
+                continue
+            t0 = time.monotonic()
+            budget = self.cfg.rl_max_minutes * 60
+            self._up("train_rl", {"task": task, "input": "expert", "reward": "sim_ground_truth",
+                                  "obs": self.cfg.rl_obs, "run_dir": path,
+                                  "stop_after_eval_successes": self.cfg.rl_stop_after_eval_successes},
+                     budget, f"train_rl_{slug(task)}")
+            dt = time.monotonic() - t0
+            rows = _episode_rows(path / "actor" / "metrics.jsonl")
+            evals = [r for r in rows if r.get("eval")]
+            info[task] = {"path": str(path), "trained_here": True, "minutes": dt / 60,
+                          "train_episodes": sum(1 for r in rows if not r.get("eval")),
+                          "env_steps": sum(int(r.get("steps", 0)) for r in rows),
+                          "eval_successes_last10": sum(r["success"] for r in evals[-10:]),
+                          "converged": len(evals) >= self.cfg.rl_stop_after_eval_successes > 0 and all(
+                              r["success"] for r in evals[-self.cfg.rl_stop_after_eval_successes:])}
+            (path / "trained.json").write_text(json.dumps(info[task], indent=1))
+            self.log(f"experiment: specialist {task}: {dt / 60:.1f} min, converged={info[task]['converged']}")
+        return {"specialists": info}
+
+    def collect(self) -> dict:
+        c = self.cfg
+        info = {}
+        for task in c.tasks:
+            for source, policy in (("rl", "rl"), ("human", "human_like")):
+                out = self.run / "bags" / source / slug(task)
+                done = out / "collected.json"
+                if done.exists():
+                    info[f"{source}:{task}"] = json.loads(done.read_text())
+                    continue
+                shutil.rmtree(out, ignore_errors=True)
+                n = math.ceil(c.episodes * c.collect_margin)
+                args = {"task": task, "policy": policy, "episodes": n, "first_seed": c.collect_first_seed,
+                        "bag_dir": out, "reward": "sim_ground_truth"}
+                if policy == "rl":
+                    args["checkpoint"] = self.specialist_path(task)
+                t0 = time.monotonic()
+                self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}")
+                from rldg_ros.data.bags import find_bags
+                from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+
+                bags = find_bags([out])
+                succ = Converter(TopicMap(), ConvertOptions(progress=False)).count_successes(bags)
+                row = {"rollouts": n, "successes": int(succ.get(task, 0)), "bags": len(bags),
+                       "seconds": time.monotonic() - t0}
+                done.write_text(json.dumps(row))
+                info[f"{source}:{task}"] = row
+                self.log(f"experiment: collected {source} on {task}: {row['successes']}/{n} successful")
+        return {"collected": info}
+
+    def datasets(self) -> dict[str, list[Path]]:
+        """Dataset name -> RLDS dirs (one per seen task)."""
+        c = self.cfg
+        names = [f"{s}_{c.episodes}" for s in ("rl", "human")]
+        if c.relabel:
+            names.append(f"human_relabeled_{c.episodes}")
+        names += [f"{s}_{k}" for k in c.scaling_episodes for s in ("rl", "human")]
+        return {n: [self.run / "data" / n / slug(t) / "1.0.0" for t in c.tasks] for n in names}
+
+    def convert(self) -> dict:
+        from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+
+        c = self.cfg
+        info = {}
+        collected = self.meta["stages"].get("collect", {}).get("collected", {})
+        for task in c.tasks:
+            n = min(c.episodes, *(collected.get(f"{s}:{task}", {}).get("successes", c.episodes)
+                                  for s in ("rl", "human")))
+            if n < c.episodes:
+                self.log(f"experiment: {task}: only {n} successful episodes for one source; both use {n}")
+            info[task] = {"episodes_per_source": n}
+            jobs = [(f"rl_{c.episodes}", "rl", n, ""), (f"human_{c.episodes}", "human", n, "")]
+            if c.relabel:
+                jobs.append((f"human_relabeled_{c.episodes}", "human", n, str(self.specialist_path(task))))
+            jobs += [(f"{s}_{k}", s, min(k, n), "") for k in c.scaling_episodes for s in ("rl", "human")]
+            for name, source, k, relabel in jobs:
+                out = self.run / "data" / name
+                if (out / slug(task) / "1.0.0" / "dataset_info.json").exists():
+                    continue
+                conv = Converter(TopicMap(), ConvertOptions(max_episodes=k, relabel=relabel, progress=False))
+                rep = conv.run([self.run / "bags" / source / slug(task)], out, slug(task))
+                info[task][name] = {"episodes": sum(rep.episodes_written.values()), "steps": rep.steps_written}
+        return {"datasets": info}
+
+    def base(self, model: str) -> Path:
+        given = self.cfg.base_octo if model == "octo" else self.cfg.base_openvla
+        return Path(given) if given else self.run / "models" / f"base_{model}"
+
+    def pretrain(self) -> dict:
+        from rldg_ros.vla.pretrain_data import write_pretraining_dataset
+
+        c = self.cfg
+        info = {}
+        models = sorted(set(c.models) | set(c.scaling_models))
+        data = self.run / "models" / "pretrain_data"
+        ds = data / "rldg_sim_pretrain" / "1.0.0"
+        need = [m for m in models if not (self.base(m) / "training_summary.json").exists()]
+        if need and not (ds / "dataset_info.json").exists():
+            shutil.rmtree(data, ignore_errors=True)
+            write_pretraining_dataset(data, "rldg_sim_pretrain", c.pretrain_tasks, c.pretrain_episodes_per_task,
+                                      c.seed)
+        for m in need:
+            t0 = time.monotonic()
+            train, tcfg = _trainer(m, c.pretrain_steps_octo if m == "octo" else c.pretrain_steps_openvla, c, 1e-3)
+            summary = train([ds], self.base(m), tcfg, progress=True, purpose="pretrain")
+            info[m] = {"minutes": (time.monotonic() - t0) / 60, "val": summary.get("final_val_loss")}
+        return {"pretrained": info}
+
+    def runs(self) -> list[dict]:
+        """Every fine-tuning run: model, dataset name, source, successful episodes per task it is trained on."""
+        c = self.cfg
+        out = []
+        for m in c.models:
+            for s in SOURCES_FOR(c):
+                out.append({"model": m, "data": f"{s}_{c.episodes}", "source": s, "episodes_trained": c.episodes})
+        for m in c.scaling_models:
+            for k in c.scaling_episodes:
+                for s in ("rl", "human"):
+                    out.append({"model": m, "data": f"{s}_{k}", "source": s, "episodes_trained": k})
+        return out
+
+    def finetune(self) -> dict:
+        c = self.cfg
+        info = {}
+        sets = self.datasets()
+        for r in self.runs():
+            name = f"{r['model']}_{r['data']}"
+            out = self.run / "models" / name
+            if (out / "training_summary.json").exists() and _finished(out):
+                continue
+            steps = c.finetune_steps_octo if r["model"] == "octo" else c.finetune_steps_openvla
+            train, tcfg = _trainer(r["model"], steps, c, None)
+            t0 = time.monotonic()
+            self.log(f"experiment: fine-tune {name} ({steps} steps)")
+            summary = train(sets[r["data"]], out, tcfg, base=self.base(r["model"]), progress=True)
+            info[name] = {"minutes": (time.monotonic() - t0) / 60, "val": summary.get("final_val_loss")}
+        return {"finetuned": info}
+
+    def policies(self) -> list[dict]:
+        models = self.run / "models"
+        rows = [{"name": f"{r['model']}_{r['data']}", "spec": f"{r['model']}:{models / (r['model'] + '_' + r['data'])}",
+                 "kind": "generalist", **r} for r in self.runs()]
+        for t in self.cfg.tasks:
+            rows.append({"name": f"rl_specialist_{slug(t)}", "spec": f"rl:{self.specialist_path(t)}",
+                         "kind": "specialist", "trained_on": t})
+        rows.append({"name": "human_like", "spec": "human_like", "kind": "scripted"})
+        return rows
+
+    def evaluate(self) -> dict:
+        from rldg_ros.vla.evaluate import evaluate_graph, evaluate_inprocess
+
+        c = self.cfg
+        edir = self.run / "eval"
+        edir.mkdir(exist_ok=True)
+        for p in self.policies():
+            tasks = [*c.tasks, *c.unseen_tasks]
+            if p["kind"] == "specialist":  # a specialist is judged on its own task and the unseen ones
+                tasks = [p["trained_on"], *c.unseen_tasks]
+            for task in tasks:
+                f = edir / f"{p['name']}__{slug(task)}.json"
+                if f.exists():
+                    continue
+                if c.eval_mode == "graph":
+                    res = evaluate_graph(p["spec"], task, c.eval_episodes, EVAL_FIRST_SEED)
+                else:
+                    res = evaluate_inprocess(p["spec"], task, c.eval_episodes, EVAL_FIRST_SEED, progress=True)
+                res.update({k: v for k, v in p.items() if k != "spec"})
+                res["seen"] = task in c.tasks
+                f.write_text(json.dumps(res, indent=1))
+                self.log(f"experiment: {p['name']} on {task}: {res['successes']}/{res['episodes']}")
+        return {}
+
+    def collect_results(self) -> dict:
+        rows = [json.loads(f.read_text()) for f in sorted((self.run / "eval").glob("*.json"))]
+        res = {"profile": self.profile, "config": asdict(self.cfg), "stages": self.meta["stages"], "evaluations": rows}
+        (self.run / "results.json").write_text(json.dumps(res, indent=1))
+        return {}
+
+    def run_all(self) -> Path:
+        t0 = time.monotonic()
+        self._stage("specialists", self.train_specialists)
+        self._stage("collect", self.collect)
+        self._stage("convert", self.convert)
+        self._stage("pretrain", self.pretrain)
+        self._stage("finetune", self.finetune)
+        self._stage("evaluate", self.evaluate)
+        self.collect_results()
+        self.meta["total_minutes_this_invocation"] = (time.monotonic() - t0) / 60
+        self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
+        self._save()
+        return self.run / "results.json"
+
+
+def SOURCES_FOR(c: ExperimentConfig) -> list[str]:  # noqa: N802
+    return ["rl", "human", "human_relabeled"] if c.relabel else ["rl", "human"]
+
+
+def _finished(out: Path) -> bool:
+    try:
+        s = json.loads((out / "training_summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return int(s.get("step", 0)) >= int(s.get("train_config", {}).get("max_steps", 1))
+
+
+def _trainer(model: str, steps: int, c: ExperimentConfig, lr: float | None):
+    if model == "openvla":
+        from rldg_ros.vla.train_openvla import TrainConfig, train
+
+        return train, TrainConfig(max_steps=steps, batch_size=c.batch_openvla, seed=c.seed, lr=lr or 0.0)
+    from rldg_ros.vla.train_octo import TrainConfig, train
+
+    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=c.seed, lr=3e-4)
+
+
+def _episode_rows(path: Path) -> list[dict]:
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if str(r.get("kind", "")).startswith("episode_"):
+            rows.append(r)
+    return rows

@@ -1,0 +1,132 @@
+"""The RLDG experiment's config, its data caps and ``rldg report`` on a small fixture run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rldg_ros.config import ConfigError
+from rldg_ros.experiment.config import load_experiment_config, slug
+from rldg_ros.experiment.report import near_insertion_actions, write_report
+
+RLDG = str(Path(sys.executable).parent / "rldg")
+USB, TYPE_C = "connector_insertion/usb", "connector_insertion/type_c"
+
+
+def test_profiles_load_and_bad_settings_are_named():
+    q = load_experiment_config("quick")
+    f = load_experiment_config("full")
+    assert q.tasks == [USB] and q.unseen_tasks == [TYPE_C]
+    assert len(f.tasks) == 3 and len(f.unseen_tasks) == 4  # the paper's connector split
+    with pytest.raises(ConfigError, match="unseen task"):
+        load_experiment_config("quick", overrides={"unseen_tasks": [USB]})
+    with pytest.raises(ConfigError, match="unknown task 'nope'"):
+        load_experiment_config("quick", overrides={"tasks": ["nope"]})
+    with pytest.raises(ConfigError, match="scaling_episodes"):
+        load_experiment_config("quick", overrides={"scaling_episodes": [20]})
+    with pytest.raises(ConfigError, match="episodes"):
+        load_experiment_config("quick", overrides={"episodes": 0})
+    r = subprocess.run([RLDG, "experiment", "rldg", "--set", "models=[gpt]"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "model 'gpt'" in r.stderr
+
+
+def test_convert_caps_episodes_per_task(tmp_path):
+    from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+    from rldg_ros.data.rlds import RldsReader
+    from rldg_ros.data.synthetic import write_episodes
+
+    write_episodes(tmp_path / "bag", 5, 6, image_size=32)
+    rep = Converter(TopicMap(image_size=32), ConvertOptions(max_episodes=3, progress=False)).run(
+        [tmp_path / "bag"], tmp_path / "out", "capped")
+    eps = list(RldsReader(rep.dataset).episodes(decode_images=False))
+    assert len(eps) == 3 and sum(rep.episodes_written.values()) == 3
+    assert [e["episode_metadata"]["episode_id"] for e in eps] == sorted(e["episode_metadata"]["episode_id"]
+                                                                        for e in eps)  # the first ones, in order
+    assert any("cap" in s["reason"] for s in rep.episodes_skipped)
+    with pytest.raises(ValueError, match="max_episodes"):
+        Converter(TopicMap(), ConvertOptions(max_episodes=-1))
+
+
+def test_near_insertion_actions_are_those_close_to_the_end():
+    pos = np.array([[0.0, 0, 0.10], [0, 0, 0.05], [0, 0, 0.012], [0, 0, 0.0]])
+    state = np.concatenate([pos, np.zeros((4, 16))], axis=1)
+    action = np.arange(28, dtype=np.float32).reshape(4, 7)
+    near = near_insertion_actions([{"state": state, "action": action}], radius_m=0.015)
+    assert np.array_equal(near, action[2:])
+
+
+def _eval_row(name, kind, task, seen, successes, n=10, cycle=2.0, **kw):
+    detail = [{"seed": 100000 + i, "success": i < successes, "steps": 20, "cycle_time_s": cycle,
+               "max_contact_force_n": 0.0} for i in range(n)]
+    return {"task": task, "policy": name, "episodes": n, "successes": successes, "success_rate": successes / n,
+            "success_rate_ci95": [0, 1], "mean_cycle_time_s": cycle, "episodes_detail": detail, "name": name,
+            "kind": kind, "seen": seen, **kw}
+
+
+def _fixture_run(run: Path) -> None:
+    from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
+
+    cfg = load_experiment_config("quick", overrides={"episodes": 4, "scaling_episodes": [2], "eval_episodes": 10})
+    img = encode_jpeg(np.zeros((16, 16, 3), np.uint8))
+    rng = np.random.default_rng(0)
+    for source, scale in (("rl", 0.8), ("human", 0.1), ("human_relabeled", 0.8)):
+        w = RldsWriter(run / "data" / f"{source}_4", slug(USB), (16, 16, 3), 19)
+        for e in range(4):
+            T = 12
+            state = np.zeros((T, 19), np.float32)
+            state[:, 2] = np.linspace(0.05, 0.0, T)  # descending onto the port
+            action = np.zeros((T, 7), np.float32)
+            action[:, 2] = -scale + 0.01 * rng.standard_normal(T)
+            w.write(Episode([img] * T, state, action, np.eye(T, dtype=np.float32)[-1], "insert", f"f{e}", USB, e,
+                            True, 0.0))
+        w.close()
+    evals = []
+    table = {("octo", "rl"): (9, 6), ("octo", "human"): (5, 2), ("octo", "human_relabeled"): (8, 5),
+             ("openvla", "rl"): (10, 7), ("openvla", "human"): (6, 3), ("openvla", "human_relabeled"): (9, 6)}
+    for (m, s), (seen_k, unseen_k) in table.items():
+        for task, seen, k in ((USB, True, seen_k), (TYPE_C, False, unseen_k)):
+            evals.append(_eval_row(f"{m}_{s}_4", "generalist", task, seen, k, cycle=2.0 if s == "rl" else 5.0,
+                                   model=m, source=s, episodes_trained=4, data=f"{s}_4"))
+    for s, k in (("rl", 7), ("human", 1)):
+        for task, seen in ((USB, True), (TYPE_C, False)):
+            evals.append(_eval_row(f"openvla_{s}_2", "generalist", task, seen, k, model="openvla", source=s,
+                                   episodes_trained=2, data=f"{s}_2"))
+    evals.append(_eval_row("rl_specialist", "specialist", USB, True, 10, trained_on=USB))
+    evals.append(_eval_row("rl_specialist", "specialist", TYPE_C, False, 4, trained_on=USB))
+    from dataclasses import asdict
+
+    (run / "results.json").write_text(json.dumps({"profile": "test", "config": asdict(cfg), "evaluations": evals,
+                                                  "stages": {"collect": {"seconds": 60, "collected": {
+                                                      f"rl:{USB}": {"successes": 6, "rollouts": 6}}}}}))
+
+
+def test_report_from_a_fixture_run(tmp_path):
+    _fixture_run(tmp_path)
+    md_path = write_report(tmp_path)
+    md = md_path.read_text()
+    for fig in ("fig5_success", "fig6_cycle_time", "fig7_scaling", "fig8_actions", "fig9_relabel",
+                "generalization"):
+        png = tmp_path / "report" / f"{fig}.png"
+        assert png.stat().st_size > 5000, fig
+        assert f"({fig}.png)" in md
+    # the numbers of the fixture, per model and source, seen / unseen
+    assert "| octo-style-tiny | RL data (RLDG) | 9/10 (90 %" in md
+    assert "| openvla-style-tiny | human(-like) data | 6/10 (60 %" in md
+    assert "| openvla-style-tiny | RL data (RLDG) | 10/10 (100 %, CI 72-100) | 7/10 (70 %" in md
+    assert "| RL specialist(s) | 10/10 (100 %, CI 72-100) | 4/10 (40 %" in md
+    # Fig 7 row: 2 and 4 episodes
+    assert "| openvla-style-tiny | RL data (RLDG) | 7/10 / 7/10 | 10/10 / 7/10 |" in md
+    # Fig 8 data table: RL actions near the port are large, human ones near zero
+    rl_row = next(line for line in md.splitlines() if line.startswith("| RL data (RLDG) | 4 | 48 |"))
+    hu_row = next(line for line in md.splitlines() if line.startswith("| human(-like) data | 4 | 48 |"))
+    assert float(rl_row.split("|")[-2]) > 0.7 > 0.2 > float(hu_row.split("|")[-2])
+    assert "not** OpenVLA or Octo" in md
+
+
+def test_report_cli_names_a_missing_run(tmp_path):
+    r = subprocess.run([RLDG, "report", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "results.json does not exist" in r.stderr
