@@ -70,7 +70,8 @@ def _eval_row(name, kind, task, seen, successes, n=10, cycle=2.0, **kw):
 def _fixture_run(run: Path) -> None:
     from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
 
-    cfg = load_experiment_config("quick", overrides={"episodes": 4, "scaling_episodes": [2], "eval_episodes": 10})
+    cfg = load_experiment_config("quick", overrides={"episodes": 4, "scaling_episodes": [2], "eval_episodes": 10,
+                                                    "scaling_models": ["openvla"]})
     img = encode_jpeg(np.zeros((16, 16, 3), np.uint8))
     rng = np.random.default_rng(0)
     for source, scale in (("rl", 0.8), ("human", 0.1), ("human_relabeled", 0.8)):
@@ -95,6 +96,9 @@ def _fixture_run(run: Path) -> None:
         for task, seen in ((USB, True), (TYPE_C, False)):
             evals.append(_eval_row(f"openvla_{s}_2", "generalist", task, seen, k, model="openvla", source=s,
                                    episodes_trained=2, data=f"{s}_2"))
+    for s, k in (("rl", 9), ("human", 0)):
+        evals.append(_eval_row(f"probe_{s}_4", "probe", USB, True, k, model="mlp-probe", source=s,
+                               episodes_trained=4, data=f"{s}_4"))
     evals.append(_eval_row("rl_specialist", "specialist", USB, True, 10, trained_on=USB))
     evals.append(_eval_row("rl_specialist", "specialist", TYPE_C, False, 4, trained_on=USB))
     from dataclasses import asdict
@@ -109,7 +113,7 @@ def test_report_from_a_fixture_run(tmp_path):
     md_path = write_report(tmp_path)
     md = md_path.read_text()
     for fig in ("fig5_success", "fig6_cycle_time", "fig7_scaling", "fig8_actions", "fig9_relabel",
-                "generalization"):
+                "generalization", "probe"):
         png = tmp_path / "report" / f"{fig}.png"
         assert png.stat().st_size > 5000, fig
         assert f"({fig}.png)" in md
@@ -125,6 +129,24 @@ def test_report_from_a_fixture_run(tmp_path):
     hu_row = next(line for line in md.splitlines() if line.startswith("| human(-like) data | 4 | 48 |"))
     assert float(rl_row.split("|")[-2]) > 0.7 > 0.2 > float(hu_row.split("|")[-2])
     assert "not** OpenVLA or Octo" in md
+    assert "| RL data (RLDG) | 4 | 9/10 (90 %" in md and "| human(-like) data | 4 | 0/10 (0 %" in md  # the probe
+    # probe rows are not generalists: Fig 5's table is unchanged by them
+    assert md.count("| octo-style-tiny | RL data (RLDG) |") == 1
+
+
+def test_the_mlp_probe_clones_a_state_to_action_map():
+    from rldg_ros.experiment.probe import MlpProbe, ProbeConfig
+
+    rng = np.random.default_rng(0)
+    states = rng.uniform(-1, 1, (400, 5)).astype(np.float32)
+    actions = np.zeros((400, 7), np.float32)
+    actions[:, 0] = 0.5 * states[:, 0] - 0.3 * states[:, 1]
+    actions[:, 6] = 1.0  # a constant dimension (the gripper) is passed through
+    probe = MlpProbe(states, actions, ProbeConfig(steps=1000))
+    test = rng.uniform(-1, 1, (50, 5)).astype(np.float32)
+    pred = np.stack([probe.act(x) for x in test])
+    assert np.abs(pred[:, 0] - (0.5 * test[:, 0] - 0.3 * test[:, 1])).max() < 0.1
+    assert np.all(pred[:, 6] == 1.0) and np.all(pred[:, 1:6] == 0.0)
 
 
 def test_report_cli_names_a_missing_run(tmp_path):

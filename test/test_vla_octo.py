@@ -40,6 +40,9 @@ def test_padding_is_masked_and_samples_have_the_chunk_shape():
     assert np.abs(m.module.apply({"params": m.params}, b3, method="embed") - emb).max() > 1e-3
     s = m.sample(b, jax.random.PRNGKey(0))
     assert s.shape == (3, cfg.horizon, 7) and np.all(np.isfinite(s)) and np.abs(s).max() <= cfg.max_action
+    d1, d2 = m.sample(b, jax.random.PRNGKey(0), deterministic=True), m.sample(b, jax.random.PRNGKey(1),
+                                                                            deterministic=True)
+    assert d1.shape == s.shape and np.array_equal(d1, d2) and np.abs(d1).max() <= cfg.max_action  # DDIM, no noise
     assert octo.tokenize("Insert THE plug, now!", cfg.vocab, 6).tolist() == [
         cfg.vocab.index("insert"), cfg.vocab.index("the"), cfg.vocab.index("plug"), octo.UNK, 0, 0]
 

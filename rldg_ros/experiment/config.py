@@ -39,12 +39,15 @@ class ExperimentConfig:
     pretrain_tasks: list[str] = param(["pick_place/train", "fmb_insertion"], help="pretraining tasks for the tiny "
                                       "bases (scripted demos; kept apart from the fine-tuning and unseen tasks)")
     pretrain_episodes_per_task: int = param(10, min=1)
-    pretrain_steps_octo: int = param(600, min=1)
-    pretrain_steps_openvla: int = param(600, min=1)
+    pretrain_steps_octo: int = param(600, min=0, help="0: no pretraining, fine-tune from a fresh model")
+    pretrain_steps_openvla: int = param(600, min=0, help="0: no pretraining; LoRA needs a base, so openvla then "
+                                        "trains the whole fresh model on the data")
     base_octo: str = param("", help="use this pretrained octo checkpoint instead of pretraining one")
     base_openvla: str = param("", help="use this pretrained openvla checkpoint instead of pretraining one")
     finetune_steps_octo: int = param(600, min=1)
     finetune_steps_openvla: int = param(800, min=1)
+    lr_octo: float = param(1e-3, min=0.0, help="octo fine-tuning learning rate (warm-up + cosine)")
+    lr_openvla: float = param(0.0, min=0.0, help="0: LoRA 5e-4 on a base, 1e-3 for a fresh model")
     batch_octo: int = param(32, min=1)
     batch_openvla: int = param(8, min=1)
     # Fig 7: success vs number of fine-tuning episodes

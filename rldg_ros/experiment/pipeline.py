@@ -10,7 +10,9 @@
 4. **pretrain**: the tiny bases on scripted data of other tasks (or ``base_*`` given);
 5. **finetune**: each model on each source (OpenVLA-style: LoRA r32; Octo-style: full fine-tune);
 6. **evaluate**: every policy on the seen and unseen tasks (held-out seeds 100000+);
-7. ``results.json``, then ``rldg report``.
+7. **probe**: a state -> action MLP cloned from each dataset and evaluated the same way (the data's quality apart
+   from the generalists' capacity, ``probe.py``);
+8. ``results.json``, then ``rldg report``.
 
 Every stage is skipped when its output exists, so an interrupted run continues where it stopped (``--fresh``
 starts over). Wall times per stage go to ``experiment.json``.
@@ -185,9 +187,12 @@ class Experiment:
                 info[task][name] = {"episodes": sum(rep.episodes_written.values()), "steps": rep.steps_written}
         return {"datasets": info}
 
-    def base(self, model: str) -> Path:
+    def base(self, model: str) -> Path | None:
         given = self.cfg.base_octo if model == "octo" else self.cfg.base_openvla
-        return Path(given) if given else self.run / "models" / f"base_{model}"
+        if given:
+            return Path(given)
+        steps = self.cfg.pretrain_steps_octo if model == "octo" else self.cfg.pretrain_steps_openvla
+        return self.run / "models" / f"base_{model}" if steps > 0 else None
 
     def pretrain(self) -> dict:
         from rldg_ros.vla.pretrain_data import write_pretraining_dataset
@@ -197,14 +202,17 @@ class Experiment:
         models = sorted(set(c.models) | set(c.scaling_models))
         data = self.run / "models" / "pretrain_data"
         ds = data / "rldg_sim_pretrain" / "1.0.0"
-        need = [m for m in models if not (self.base(m) / "training_summary.json").exists()]
+        need = [m for m in models if self.base(m) is not None and not (self.base(m) / "training_summary.json").exists()]
         if need and not (ds / "dataset_info.json").exists():
             shutil.rmtree(data, ignore_errors=True)
             write_pretraining_dataset(data, "rldg_sim_pretrain", c.pretrain_tasks, c.pretrain_episodes_per_task,
                                       c.seed)
+        if not need:
+            return {"pretrained": {m: str(self.base(m)) if self.base(m) else "none (from scratch)" for m in models}}
         for m in need:
             t0 = time.monotonic()
-            train, tcfg = _trainer(m, c.pretrain_steps_octo if m == "octo" else c.pretrain_steps_openvla, c, 1e-3)
+            train, tcfg = _trainer(m, c.pretrain_steps_octo if m == "octo" else c.pretrain_steps_openvla, c, 1e-3
+                                   if m == "openvla" else c.lr_octo)
             summary = train([ds], self.base(m), tcfg, progress=True, purpose="pretrain")
             info[m] = {"minutes": (time.monotonic() - t0) / 60, "val": summary.get("final_val_loss")}
         return {"pretrained": info}
@@ -232,7 +240,7 @@ class Experiment:
             if (out / "training_summary.json").exists() and _finished(out):
                 continue
             steps = c.finetune_steps_octo if r["model"] == "octo" else c.finetune_steps_openvla
-            train, tcfg = _trainer(r["model"], steps, c, None)
+            train, tcfg = _trainer(r["model"], steps, c, c.lr_octo if r["model"] == "octo" else c.lr_openvla)
             t0 = time.monotonic()
             self.log(f"experiment: fine-tune {name} ({steps} steps)")
             summary = train(sets[r["data"]], out, tcfg, base=self.base(r["model"]), progress=True)
@@ -273,6 +281,34 @@ class Experiment:
                 self.log(f"experiment: {p['name']} on {task}: {res['successes']}/{res['episodes']}")
         return {}
 
+    def probe(self) -> dict:
+        """The data probe (probe.py): state -> action MLP behaviour cloning on every fine-tuning dataset."""
+        from rldg_ros.experiment.probe import MlpProbe, evaluate_probe, load_state_actions
+
+        c = self.cfg
+        edir = self.run / "eval"
+        edir.mkdir(exist_ok=True)
+        sets = self.datasets()
+        info = {}
+        for r in self.runs():
+            if r["model"] != c.models[0] and r["episodes_trained"] == c.episodes:
+                continue  # one probe per dataset
+            tasks = [*c.tasks, *c.unseen_tasks]
+            files = {t: edir / f"probe_{r['data']}__{slug(t)}.json" for t in tasks}
+            if all(f.exists() for f in files.values()):
+                continue
+            states, actions = load_state_actions(sets[r["data"]])
+            probe = MlpProbe(states, actions)
+            info[r["data"]] = {"samples": len(states), "final_loss": probe.final_loss}
+            for task, f in files.items():
+                res = evaluate_probe(probe, task, c.eval_episodes, EVAL_FIRST_SEED)
+                res.update({"name": f"probe_{r['data']}", "kind": "probe", "model": "mlp-probe",
+                            "source": r["source"], "data": r["data"], "episodes_trained": r["episodes_trained"],
+                            "seen": task in c.tasks})
+                f.write_text(json.dumps(res, indent=1))
+                self.log(f"experiment: data probe on {r['data']}, {task}: {res['successes']}/{res['episodes']}")
+        return {"probe": info}
+
     def collect_results(self) -> dict:
         rows = [json.loads(f.read_text()) for f in sorted((self.run / "eval").glob("*.json"))]
         res = {"profile": self.profile, "config": asdict(self.cfg), "stages": self.meta["stages"], "evaluations": rows}
@@ -287,6 +323,7 @@ class Experiment:
         self._stage("pretrain", self.pretrain)
         self._stage("finetune", self.finetune)
         self._stage("evaluate", self.evaluate)
+        self._stage("probe", self.probe)
         self.collect_results()
         self.meta["total_minutes_this_invocation"] = (time.monotonic() - t0) / 60
         self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
@@ -313,7 +350,7 @@ def _trainer(model: str, steps: int, c: ExperimentConfig, lr: float | None):
         return train, TrainConfig(max_steps=steps, batch_size=c.batch_openvla, seed=c.seed, lr=lr or 0.0)
     from rldg_ros.vla.train_octo import TrainConfig, train
 
-    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=c.seed, lr=3e-4)
+    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=c.seed, lr=lr or 3e-4)
 
 
 def _episode_rows(path: Path) -> list[dict]:

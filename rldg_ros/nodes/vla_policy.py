@@ -27,7 +27,7 @@ from rldg_ros.config import param
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import RELIABLE_10, SENSOR
-from rldg_ros.vla.serving import ChunkExecutor, make_policy
+from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, make_policy
 
 
 @dataclass
@@ -38,7 +38,8 @@ class VlaPolicyConfig:
     task: str = param("connector_insertion/usb", help="task (for its default instruction)")
     max_obs_age_s: float = param(0.3, min=0.01, help="older images are stale: nothing is sent")
     match_wait_s: float = param(0.05, min=0.0, max=1.0, help="wait this long for the image with the state's stamp")
-    chunk_mode: str = param("receding", choices=("receding", "ensemble"), help="how action chunks are executed")
+    chunk_mode: str = param(CHUNK_DEFAULTS[0], choices=("receding", "ensemble"), help="how action chunks are executed "
+                            "(Octo evaluates with temporal ensembling; single actions are the same either way)")
     execute_steps: int = param(1, min=1, max=16, help="receding horizon: actions executed per chunk")
     ensemble_decay: float = param(0.0, min=0.0, help="temporal ensembling weight decay per step of age")
     seed: int = param(0, min=0, help="sampling seed (diffusion head)")

@@ -40,13 +40,14 @@ def parse_policy(spec: str) -> tuple[str, str]:
 
 
 class _Generalist:
-    """octo/openvla loaded and executed as the vla_policy node does (receding horizon, one action per chunk)."""
+    """octo/openvla loaded and executed as the vla_policy node does by default (temporal ensembling of the chunks,
+    uniform weights; deterministic octo sampling)."""
 
     def __init__(self, kind: str, path: str) -> None:
-        from rldg_ros.vla.serving import ChunkExecutor, make_policy
+        from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, make_policy
 
         self.policy, _ = make_policy(kind, path)
-        self.chunks = ChunkExecutor("receding", 1, 0.0)
+        self.chunks = ChunkExecutor(*CHUNK_DEFAULTS)
 
     def reset(self) -> None:
         self.policy.reset()

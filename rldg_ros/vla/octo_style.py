@@ -184,6 +184,8 @@ def build_module(cfg: OctoConfig):
                 x = blk(x, mask, train)
             x = self.norm(x)
             last_ro = L + (w - 1) * (P + 1) + P
+            if cfg.proprio_dim:  # the head also sees the current state directly (a skip past the transformer)
+                return jnp.concatenate([x[:, last_ro], batch["proprio"][:, -1]], axis=-1)
             return x[:, last_ro]
 
         def __call__(self, batch, noisy, k, train: bool = False):
@@ -235,12 +237,15 @@ class OctoModel:
         m = jnp.repeat(batch["action_pad"], c.action_dim, axis=1).astype(jnp.float32)
         return jnp.sum(m * (pred - eps) ** 2) / jnp.maximum(jnp.sum(m), 1.0)
 
-    def sample(self, batch, rng) -> np.ndarray:
-        """Normalized action chunks (B, H, A) by ancestral DDPM sampling."""
+    def sample(self, batch, rng, deterministic: bool = False) -> np.ndarray:
+        """Normalized action chunks (B, H, A): ancestral DDPM sampling, or (``deterministic``) DDIM with eta 0 from
+        the noise's mean, the chunk the model finds most likely (as an RL policy is evaluated without noise)."""
         import jax
         import jax.numpy as jnp
 
         c = self.cfg
+        if deterministic:
+            return self._sample_ddim(batch)
         if self._sample_fn is None:
             al, ab, be = (jnp.asarray(self.sched[k]) for k in ("alphas", "alpha_bar", "betas"))
 
@@ -265,10 +270,36 @@ class OctoModel:
                     return (mean + noise, rng), None
 
                 (x, _), _ = jax.lax.scan(step, (x, rng), jnp.arange(c.diffusion_steps - 1, -1, -1))
-                return x.reshape((b, c.horizon, c.action_dim))
+                return jnp.clip(x, -c.max_action, c.max_action).reshape((b, c.horizon, c.action_dim))
 
             self._sample_fn = jax.jit(run)
         return np.asarray(self._sample_fn(self.params, batch, rng))
+
+    def _sample_ddim(self, batch) -> np.ndarray:
+        import jax
+        import jax.numpy as jnp
+
+        c = self.cfg
+        if getattr(self, "_ddim_fn", None) is None:
+            ab = jnp.asarray(self.sched["alpha_bar"])
+
+            def run(params, batch):
+                cond = self.module.apply({"params": params}, batch, method="embed")
+                b = cond.shape[0]
+                x = jnp.zeros((b, c.horizon * c.action_dim))
+
+                def step(x, k):
+                    eps = self.module.apply({"params": params}, cond, x, jnp.full((b,), k), method="denoise")
+                    x0 = jnp.clip((x - jnp.sqrt(1 - ab[k]) * eps) / jnp.sqrt(ab[k]), -c.max_action, c.max_action)
+                    ab_prev = jnp.where(k > 0, ab[jnp.maximum(k - 1, 0)], 1.0)
+                    eps = (x - jnp.sqrt(ab[k]) * x0) / jnp.sqrt(1 - ab[k])
+                    return jnp.sqrt(ab_prev) * x0 + jnp.sqrt(1 - ab_prev) * eps, None
+
+                x, _ = jax.lax.scan(step, x, jnp.arange(c.diffusion_steps - 1, -1, -1))
+                return jnp.clip(x, -c.max_action, c.max_action).reshape((b, c.horizon, c.action_dim))
+
+            self._ddim_fn = jax.jit(run)
+        return np.asarray(self._ddim_fn(self.params, batch))
 
 
 def example_batch(cfg: OctoConfig, b: int = 1) -> dict[str, np.ndarray]:

@@ -58,6 +58,10 @@ def make_policy(model: str, checkpoint: str, seed: int = 0):
     return _RL(), True
 
 
+#: (chunk_mode, execute_steps, ensemble_decay) of the vla_policy node and of in-process evaluation
+CHUNK_DEFAULTS = ("ensemble", 1, 0.0)
+
+
 class ChunkExecutor:
     """Turns per-step chunk predictions into one action per step (receding horizon or temporal ensembling)."""
 

@@ -158,9 +158,10 @@ class OctoPolicy:
     """``octo-style-tiny`` behind the common policy interface: keeps the observation window, samples a chunk,
     returns it un-normalized (``act`` -> (H, 7))."""
 
-    def __init__(self, checkpoint: str | Path, seed: int = 0) -> None:
+    def __init__(self, checkpoint: str | Path, seed: int = 0, deterministic: bool = True) -> None:
         import jax
 
+        self.deterministic = deterministic  # DDIM from the noise's mean (default) or stochastic DDPM samples
         self.model, stats = octo.load(checkpoint)
         self.cfg = self.model.cfg
         self.norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
@@ -200,7 +201,7 @@ class OctoPolicy:
             prop[W - len(self.states):] = np.stack(self.states)
             batch["proprio"] = prop[None]
         self.rng, k = jax.random.split(self.rng)
-        chunk = self.model.sample(batch, k)[0]
+        chunk = self.model.sample(batch, k, deterministic=self.deterministic)[0]
         if not np.all(np.isfinite(chunk)):
             raise ValueError(f"{self.name}: the model produced NaN/inf actions")
         return np.clip(self.norm.unnormalize(chunk), -1.0, 1.0)
