@@ -134,6 +134,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
            "models built and trained here, **not** OpenVLA or Octo; same recipes: LoRA r32 / full fine-tune). "
            f"Evaluation: {cfg['eval_episodes']} episodes per task and policy on held-out seeds (100000+), "
            f"{cfg['eval_mode'].replace('_', '-')} mode; success with Wilson 95 % intervals.", ""]
+    conv = res.get("stages", {}).get("convert", {}).get("datasets", {})
+    n_actual = min((v.get("episodes_per_source", N) for v in conv.values()), default=N)
+    if n_actual < N:
+        md += [f"Fine-tuning sets: **{n_actual}** successful episodes per task and source (configured {N}; both "
+               "sources are capped at the smaller successful count, so 'N episodes' below means at most N).", ""]
     pre = [f"{MODEL_LABEL[m]}: " + (f"pretrained {cfg[f'pretrain_steps_{m}']} steps on scripted demos of "
                                    f"{', '.join(cfg['pretrain_tasks'])}" if cfg.get(f"pretrain_steps_{m}") or
                                    cfg.get(f"base_{m}") else "no pretraining (trained from scratch on each source)")
@@ -157,7 +162,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
                      ("unseen: " + ", ".join(t.split("/")[-1] for t in cfg["unseen_tasks"])), fontsize=9)
         ax.set_ylim(0, 1.15)
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"Fig 5 analogue: generalists fine-tuned on {N} RL vs {N} human episodes per task")
+    fig.suptitle(f"Fig 5 analogue: generalists fine-tuned on {n_actual} RL vs {n_actual} human episodes per task")
     fig.tight_layout()
     fig.savefig(out / "fig5_success.png", dpi=110)
     plt.close(fig)
