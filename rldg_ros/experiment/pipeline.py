@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rldg_ros.experiment.config import ExperimentConfig, slug
+from rldg_ros.experiment.config import SOURCES, ExperimentConfig, slug
 
 EVAL_FIRST_SEED = 100_000
 
@@ -222,7 +222,7 @@ class Experiment:
         c = self.cfg
         out = []
         for m in c.models:
-            for s in SOURCES_FOR(c):
+            for s in (SOURCES if c.relabel else SOURCES[:2]):
                 out.append({"model": m, "data": f"{s}_{c.episodes}", "source": s, "episodes_trained": c.episodes})
         for m in c.scaling_models:
             for k in c.scaling_episodes:
@@ -290,9 +290,7 @@ class Experiment:
         edir.mkdir(exist_ok=True)
         sets = self.datasets()
         info = {}
-        for r in self.runs():
-            if r["model"] != c.models[0] and r["episodes_trained"] == c.episodes:
-                continue  # one probe per dataset
+        for r in {r["data"]: r for r in self.runs()}.values():  # one probe per dataset
             tasks = [*c.tasks, *c.unseen_tasks]
             files = {t: edir / f"probe_{r['data']}__{slug(t)}.json" for t in tasks}
             if all(f.exists() for f in files.values()):
@@ -329,10 +327,6 @@ class Experiment:
         self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
         self._save()
         return self.run / "results.json"
-
-
-def SOURCES_FOR(c: ExperimentConfig) -> list[str]:  # noqa: N802
-    return ["rl", "human", "human_relabeled"] if c.relabel else ["rl", "human"]
 
 
 def _finished(out: Path) -> bool:

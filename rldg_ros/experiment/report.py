@@ -14,7 +14,6 @@ rebuilt at any time. The paper's numbers (../shared/ANCHORS.md) are quoted next 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +84,25 @@ def _bars(ax, groups: list[str], series: dict[str, list[dict]], colors: dict, yl
     ax.set_ylabel(ylabel)
 
 
+def _pooled(rows: list[dict]) -> dict | None:
+    a = _agg(rows)
+    return a if a["episodes"] else None
+
+
+def _seen_unseen(plt, out: Path, fname: str, title: str, groups: list[str], series_for, titles=None) -> None:
+    """Two panels (seen, unseen tasks) of success bars; ``series_for(seen)`` -> {source: [pooled or None]}."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, seen in zip(axes, (True, False), strict=True):
+        _bars(ax, groups, series_for(seen), SOURCE_COLOR, "success rate")
+        ax.set_title((titles or {True: "seen tasks", False: "unseen tasks"})[seen], fontsize=9)
+        ax.set_ylim(0, 1.15)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out / fname, dpi=110)
+    plt.close(fig)
+
+
 def _episode_arrays(ds_dirs: list[Path]) -> list[dict]:
     from rldg_ros.data.rlds import RldsReader
 
@@ -147,25 +165,13 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
            "(proprio).", ""]
 
     # -- Fig 5: success, RL vs human, seen / unseen ------------------------------------------------------------
-    table = defaultdict(dict)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for ax, seen in zip(axes, (True, False), strict=True):
-        series = {}
-        for s in ("rl", "human"):
-            series[s] = []
-            for m in models:
-                a = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
-                series[s].append(a if a["episodes"] else None)
-                table[(m, s)]["seen" if seen else "unseen"] = a
-        _bars(ax, [MODEL_LABEL[m] for m in models], series, SOURCE_COLOR, "success rate")
-        ax.set_title(("seen: " + ", ".join(t.split("/")[-1] for t in cfg["tasks"])) if seen else
-                     ("unseen: " + ", ".join(t.split("/")[-1] for t in cfg["unseen_tasks"])), fontsize=9)
-        ax.set_ylim(0, 1.15)
-    axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"Fig 5 analogue: generalists fine-tuned on {n_actual} RL vs {n_actual} human episodes per task")
-    fig.tight_layout()
-    fig.savefig(out / "fig5_success.png", dpi=110)
-    plt.close(fig)
+    _seen_unseen(plt, out, "fig5_success.png",
+                 f"Fig 5 analogue: generalists fine-tuned on {n_actual} RL vs {n_actual} human episodes per task",
+                 [MODEL_LABEL[m] for m in models],
+                 lambda seen: {s: [_pooled(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
+                                   for m in models] for s in ("rl", "human")},
+                 {True: "seen: " + ", ".join(t.split("/")[-1] for t in cfg["tasks"]),
+                  False: "unseen: " + ", ".join(t.split("/")[-1] for t in cfg["unseen_tasks"])})
 
     md += ["## Success: RL data vs human data (paper Fig 5)", "", "![fig5](fig5_success.png)", "",
            "| model | data | seen success | unseen success | seen cycle time (s) | unseen cycle time (s) |",
@@ -278,21 +284,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
 
     # -- Fig 9: human / human + RL actions / RL -------------------------------------------------------------------
     if "human_relabeled" in sources:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-        for ax, seen in zip(axes, (True, False), strict=True):
-            series = {s: [] for s in ("human", "human_relabeled", "rl")}
-            for m in models:
-                for s in series:
-                    a = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
-                    series[s].append(a if a["episodes"] else None)
-            _bars(ax, [MODEL_LABEL[m] for m in models], series, SOURCE_COLOR, "success rate")
-            ax.set_title("seen tasks" if seen else "unseen tasks", fontsize=9)
-            ax.set_ylim(0, 1.15)
-        axes[0].legend(fontsize=7, loc="upper left")
-        fig.suptitle("Fig 9 analogue: human data / human states with RL actions / RL data")
-        fig.tight_layout()
-        fig.savefig(out / "fig9_relabel.png", dpi=110)
-        plt.close(fig)
+        _seen_unseen(plt, out, "fig9_relabel.png",
+                     "Fig 9 analogue: human data / human states with RL actions / RL data",
+                     [MODEL_LABEL[m] for m in models],
+                     lambda seen: {s: [_pooled(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
+                                       for m in models] for s in ("human", "human_relabeled", "rl")})
         md += ["## Action quality vs state distribution (paper Fig 9)", "", "![fig9](fig9_relabel.png)", ""]
 
     # -- specialist vs generalist ------------------------------------------------------------------------------------
@@ -330,19 +326,10 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     if probes:
         ks = sorted({e["episodes_trained"] for e in probes})
         srcs = [s for s in ("rl", "human", "human_relabeled") if _select(probes, source=s)]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-        for ax, seen in zip(axes, (True, False), strict=True):
-            series = {s: [(_agg(_select(probes, source=s, episodes_trained=k, seen=seen)) or None) for k in ks]
-                      for s in srcs}
-            series = {s: [a if a and a["episodes"] else None for a in v] for s, v in series.items()}
-            _bars(ax, [f"{k} episodes" for k in ks], series, SOURCE_COLOR, "success rate")
-            ax.set_title("seen tasks" if seen else "unseen tasks", fontsize=9)
-            ax.set_ylim(0, 1.15)
-        axes[0].legend(fontsize=7, loc="upper left")
-        fig.suptitle("Data probe: a state -> action MLP cloned from each dataset")
-        fig.tight_layout()
-        fig.savefig(out / "probe.png", dpi=110)
-        plt.close(fig)
+        _seen_unseen(plt, out, "probe.png", "Data probe: a state -> action MLP cloned from each dataset",
+                     [f"{k} episodes" for k in ks],
+                     lambda seen: {s: [_pooled(_select(probes, source=s, episodes_trained=k, seen=seen)) for k in ks]
+                                   for s in srcs})
         md += ["## Data probe: the same data cloned by a plain state -> action MLP", "",
                "Not a generalist (no image, no language, no pretraining): a 2x256 MLP trained for 3000 steps on the "
                "recorded (state, action) pairs of each dataset, evaluated on the same held-out seeds. It separates "
