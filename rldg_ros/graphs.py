@@ -227,6 +227,8 @@ GRAPHS: dict[str, GraphSpec] = {
                      ("expert", "human_like", "rl")),
              ArgSpec("checkpoint", "", "policy:=rl: learner run_dir or checkpoint directory"),
              ArgSpec("episodes", "20", "number of episodes"),
+             ArgSpec("successes", "0", "scripted policies: stop once this many succeeded (0: run all `episodes`)"),
+             ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
              ArgSpec("first_seed", "1000", "seed of the first episode (then +1); evaluation uses 100000 and up"),
              ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
             (
@@ -243,7 +245,7 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}, when=("policy", "rl")),
                 NodeSpec("teleop_episodes", "teleop_episodes", parameters={
                     "task": Arg("task"), "input": Arg("policy"), "episodes": Arg("episodes"),
-                    "first_seed": Arg("first_seed")},
+                    "successes": Arg("successes"), "first_seed": Arg("first_seed"), "report_path": Arg("report")},
                     when=("policy", ("expert", "human_like"))),
                 NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
                          parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")},

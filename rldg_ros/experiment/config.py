@@ -31,7 +31,10 @@ class ExperimentConfig:
                                               "a row succeeded (0: use the whole budget)")
     # data collection (collect graph -> rosbag2 -> rldg convert -> RLDS)
     episodes: int = param(20, min=1, help="successful episodes per task for each data source (equal counts)")
-    collect_margin: float = param(1.5, min=1.0, help="roll out this many times `episodes` (failures are dropped)")
+    collect_margin: float = param(1.5, min=1.0, help="RL: roll out this many times `episodes` (failures are "
+                                  "dropped)")
+    collect_max_attempts: float = param(3.0, min=1.0, help="human-like demonstrator: record until `episodes` "
+                                        "succeeded, at most this many times `episodes` attempts")
     collect_first_seed: int = param(1000, min=0, help="seeds of the collected episodes (evaluation: 100000 and up)")
     relabel: bool = param(True, help="also build human states + RL actions (the paper's Fig 9)")
     # generalists
@@ -57,6 +60,8 @@ class ExperimentConfig:
     eval_episodes: int = param(20, min=1, help="per task and policy, seeds 100000 and up")
     eval_mode: str = param("in_process", choices=("in_process", "graph"), help="rldg eval mode (they agree on "
                            "scripted policies: test_eval.py)")
+    eval_workers: int = param(2, min=1, help="in-process evaluation (and data probe) jobs run on this many "
+                              "processes, one thread each (the simulator and renderer are single-threaded)")
     seed: int = param(0, min=0)
 
     def validate(self) -> None:

@@ -134,11 +134,16 @@ class Experiment:
                     info[f"{source}:{task}"] = json.loads(done.read_text())
                     continue
                 shutil.rmtree(out, ignore_errors=True)
-                n = math.ceil(c.episodes * c.collect_margin)
-                args = {"task": task, "policy": policy, "episodes": n, "first_seed": c.collect_first_seed,
-                        "bag_dir": out, "reward": "sim_ground_truth"}
+                args = {"task": task, "policy": policy, "first_seed": c.collect_first_seed, "bag_dir": out,
+                        "reward": "sim_ground_truth"}
                 if policy == "rl":
+                    n = math.ceil(c.episodes * c.collect_margin)
                     args["checkpoint"] = self.specialist_path(task)
+                else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
+                    n = math.ceil(c.episodes * c.collect_max_attempts)
+                    args["successes"] = c.episodes
+                    args["report"] = out / "episodes.json"
+                args["episodes"] = n
                 t0 = time.monotonic()
                 self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}")
                 from rldg_ros.data.bags import find_bags
@@ -146,11 +151,14 @@ class Experiment:
 
                 bags = find_bags([out])
                 succ = Converter(TopicMap(), ConvertOptions(progress=False)).count_successes(bags)
-                row = {"rollouts": n, "successes": int(succ.get(task, 0)), "bags": len(bags),
-                       "seconds": time.monotonic() - t0}
+                rollouts = n
+                if (out / "episodes.json").exists():
+                    rollouts = len(json.loads((out / "episodes.json").read_text())["episodes"])
+                row = {"max_rollouts": n, "rollouts": rollouts, "successes": int(succ.get(task, 0)),
+                       "bags": len(bags), "seconds": time.monotonic() - t0}
                 done.write_text(json.dumps(row))
                 info[f"{source}:{task}"] = row
-                self.log(f"experiment: collected {source} on {task}: {row['successes']}/{n} successful")
+                self.log(f"experiment: collected {source} on {task}: {row['successes']}/{rollouts} successful")
         return {"collected": info}
 
     def datasets(self) -> dict[str, list[Path]]:
@@ -258,53 +266,56 @@ class Experiment:
         return rows
 
     def evaluate(self) -> dict:
-        from rldg_ros.vla.evaluate import evaluate_graph, evaluate_inprocess
-
         c = self.cfg
         edir = self.run / "eval"
         edir.mkdir(exist_ok=True)
+        jobs = []
         for p in self.policies():
             tasks = [*c.tasks, *c.unseen_tasks]
             if p["kind"] == "specialist":  # a specialist is judged on its own task and the unseen ones
                 tasks = [p["trained_on"], *c.unseen_tasks]
             for task in tasks:
                 f = edir / f"{p['name']}__{slug(task)}.json"
-                if f.exists():
-                    continue
-                if c.eval_mode == "graph":
-                    res = evaluate_graph(p["spec"], task, c.eval_episodes, EVAL_FIRST_SEED)
-                else:
-                    res = evaluate_inprocess(p["spec"], task, c.eval_episodes, EVAL_FIRST_SEED, progress=True)
-                res.update({k: v for k, v in p.items() if k != "spec"})
-                res["seen"] = task in c.tasks
-                f.write_text(json.dumps(res, indent=1))
-                self.log(f"experiment: {p['name']} on {task}: {res['successes']}/{res['episodes']}")
+                if not f.exists():
+                    jobs.append(((p["spec"], task, c.eval_episodes, c.eval_mode), (p, task, f)))
+
+        def done(key, res) -> None:
+            p, task, f = key
+            res.update({k: v for k, v in p.items() if k != "spec"})
+            res["seen"] = task in c.tasks
+            f.write_text(json.dumps(res, indent=1))
+            self.log(f"experiment: {p['name']} on {task}: {res['successes']}/{res['episodes']}")
+
+        # graph mode: one ROS graph at a time (each is a set of processes already)
+        run_jobs(_eval_job, jobs, c.eval_workers if c.eval_mode == "in_process" else 1, done, "evaluate")
         return {}
 
     def probe(self) -> dict:
         """The data probe (probe.py): state -> action MLP behaviour cloning on every fine-tuning dataset."""
-        from rldg_ros.experiment.probe import MlpProbe, evaluate_probe, load_state_actions
-
         c = self.cfg
         edir = self.run / "eval"
         edir.mkdir(exist_ok=True)
         sets = self.datasets()
         info = {}
+        tasks = [*c.tasks, *c.unseen_tasks]
+        jobs = []
         for r in {r["data"]: r for r in self.runs()}.values():  # one probe per dataset
-            tasks = [*c.tasks, *c.unseen_tasks]
             files = {t: edir / f"probe_{r['data']}__{slug(t)}.json" for t in tasks}
-            if all(f.exists() for f in files.values()):
-                continue
-            states, actions = load_state_actions(sets[r["data"]])
-            probe = MlpProbe(states, actions)
-            info[r["data"]] = {"samples": len(states), "final_loss": probe.final_loss}
+            if not all(f.exists() for f in files.values()):
+                jobs.append(((sets[r["data"]], tasks, c.eval_episodes), (r, files)))
+
+        def done(key, out) -> None:
+            r, files = key
+            info[r["data"]] = out["info"]
             for task, f in files.items():
-                res = evaluate_probe(probe, task, c.eval_episodes, EVAL_FIRST_SEED)
+                res = out["results"][task]
                 res.update({"name": f"probe_{r['data']}", "kind": "probe", "model": "mlp-probe",
                             "source": r["source"], "data": r["data"], "episodes_trained": r["episodes_trained"],
                             "seen": task in c.tasks})
                 f.write_text(json.dumps(res, indent=1))
                 self.log(f"experiment: data probe on {r['data']}, {task}: {res['successes']}/{res['episodes']}")
+
+        run_jobs(_probe_job, jobs, c.eval_workers, done, "probe")
         return {"probe": info}
 
     def collect_results(self) -> dict:
@@ -327,6 +338,62 @@ class Experiment:
         self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
         self._save()
         return self.run / "results.json"
+
+
+def _worker_init() -> None:
+    """An evaluation worker process: one compute thread each (the workers are the parallelism; the simulator and
+    renderer are single-threaded, and 2 workers x N threads would only contend for the cores)."""
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                               "intra_op_parallelism_threads=1").strip()
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _eval_job(spec: str, task: str, episodes: int, mode: str) -> dict:
+    from rldg_ros.vla.evaluate import evaluate_graph, evaluate_inprocess
+
+    if mode == "graph":
+        return evaluate_graph(spec, task, episodes, EVAL_FIRST_SEED)
+    return evaluate_inprocess(spec, task, episodes, EVAL_FIRST_SEED)
+
+
+def _probe_job(data: list[Path], tasks: list[str], episodes: int) -> dict:
+    import torch
+
+    from rldg_ros.experiment.probe import MlpProbe, evaluate_probe, load_state_actions
+
+    torch.set_num_threads(1)
+    states, actions = load_state_actions(data)
+    probe = MlpProbe(states, actions)
+    return {"info": {"samples": len(states), "final_loss": probe.final_loss},
+            "results": {t: evaluate_probe(probe, t, episodes, EVAL_FIRST_SEED) for t in tasks}}
+
+
+def run_jobs(fn, jobs: list, workers: int, done, desc: str) -> None:
+    """Runs ``fn(*args)`` for every ``(args, key)`` in ``jobs`` on ``workers`` processes (spawned: JAX and MuJoCo's
+    GL context do not survive a fork), calling ``done(key, result)`` in this process as each one finishes, so an
+    interrupted stage keeps what finished. A failing job stops the stage with its error."""
+    from tqdm import tqdm
+
+    if not jobs:
+        return
+    bar = tqdm(total=len(jobs), desc=f"{desc} ({min(workers, len(jobs))} worker(s))", unit="job")
+    try:
+        if workers <= 1 or len(jobs) == 1:
+            for args, key in jobs:
+                done(key, fn(*args))
+                bar.update()
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                                 initializer=_worker_init) as pool:
+            futures = {pool.submit(fn, *args): key for args, key in jobs}
+            for fut in as_completed(futures):
+                done(futures[fut], fut.result())
+                bar.update()
+    finally:
+        bar.close()
 
 
 def _finished(out: Path) -> bool:

@@ -33,6 +33,8 @@ class TeleopEpisodesConfig:
     input: str = param("spacemouse", choices=("spacemouse", "keyboard", "expert", "human_like", "none"),
                        help="who drives; scripted inputs start episodes automatically")
     episodes: int = param(0, min=0, help="stop starting episodes after this many (0: no limit)")
+    successes: int = param(0, min=0, help="also stop once this many episodes succeeded (0: no limit): N successful "
+                           "demonstrations, with `episodes` as the cap on attempts")
     time_limit_s: float = param(0.0, min=0.0, help="episode time limit (0: the sim task's own limit, else 60 s)")
     control_hz: float = param(10.0, min=1.0, max=100.0, help="robot_bridge's rate: converts the limit to steps")
     instruction: str = param("", help="language instruction (empty: the task's default)")
@@ -109,11 +111,12 @@ class TeleopEpisodes(RldgNode):
     def _start(self) -> None:
         if self.running or self.starting or not self.reset_client.service_is_ready():
             return
-        if self.cfg.episodes and self.done >= self.cfg.episodes:
+        if (self.cfg.episodes and self.done >= self.cfg.episodes) or (
+                self.cfg.successes and self.successes >= self.cfg.successes):
             # all done: let the last END event reach its subscribers (a recorder), then end the graph
             self.done_at = getattr(self, "done_at", None) or time.monotonic()
             if time.monotonic() - self.done_at > 1.0 and not self.finished:
-                self.finish(f"teleop_episodes: {self.done} episodes done")
+                self.finish(f"teleop_episodes: {self.done} episodes done, {self.successes} successful")
             return
         self.starting = True
         seed = -1 if self.cfg.first_seed < 0 else self.cfg.first_seed + self.done
