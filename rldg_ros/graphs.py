@@ -261,6 +261,7 @@ GRAPHS: dict[str, GraphSpec] = {
             "record demonstrations by teleoperation (or a scripted demonstrator)",
             (TASK, ROBOT, CAMERA, INPUT, BAG_DIR, SIM_REALTIME,
              ArgSpec("episodes", "0", "stop after this many episodes (0: until stopped)"),
+             ArgSpec("successes", "0", "also stop once this many episodes succeeded (0: no limit)"),
              ArgSpec("time_limit_s", "0.0", "episode time limit in seconds of control steps (0: the task's own)"),
              ArgSpec("record", "false", "record the graph's topics to rosbag2", ("true", "false")),
              ArgSpec("first_seed", "0", "seed of the first episode (then +1; -1: random)"),
@@ -272,7 +273,7 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
                 NodeSpec("teleop_episodes", "teleop_episodes", parameters={
                     "task": Arg("task"), "input": Arg("input"), "episodes": Arg("episodes"),
-                    "time_limit_s": Arg("time_limit_s"), "first_seed": Arg("first_seed"),
+                    "successes": Arg("successes"), "time_limit_s": Arg("time_limit_s"), "first_seed": Arg("first_seed"),
                     "report_path": Arg("report")}),
                 _RECORDER,
             ),

@@ -132,6 +132,24 @@ def test_report_from_a_fixture_run(tmp_path):
     assert "| RL data (RLDG) | 4 | 9/10 (90 %" in md and "| human(-like) data | 4 | 0/10 (0 %" in md  # the probe
     # probe rows are not generalists: Fig 5's table is unchanged by them
     assert md.count("| octo-style-tiny | RL data (RLDG) |") == 1
+    assert "## Per task" not in md  # one seen and one unseen task: the pooled tables say it all
+
+
+def test_report_lists_each_task_when_there_are_several(tmp_path):
+    _fixture_run(tmp_path)
+    res = json.loads((tmp_path / "results.json").read_text())
+    hdmi = "connector_insertion/hdmi"
+    res["config"]["unseen_tasks"].append(hdmi)
+    res["evaluations"] += [
+        _eval_row("octo_rl_4", "generalist", hdmi, False, 3, model="octo", source="rl", episodes_trained=4,
+                  data="rl_4"),
+        _eval_row("rl_specialist", "specialist", hdmi, False, 2, trained_on=USB)]
+    (tmp_path / "results.json").write_text(json.dumps(res))
+    md = write_report(tmp_path).read_text()
+    assert "| policy | usb | type_c* | hdmi* |" in md
+    assert "| octo-style-tiny, RL data (RLDG) | 9 | 6 | 3 |" in md
+    assert "| openvla-style-tiny, human(-like) data | 6 | 3 | - |" in md  # not evaluated there
+    assert "| data probe, RL data (RLDG) | 9 | - | - |" in md
 
 
 def test_the_mlp_probe_clones_a_state_to_action_map():
@@ -152,3 +170,25 @@ def test_the_mlp_probe_clones_a_state_to_action_map():
 def test_report_cli_names_a_missing_run(tmp_path):
     r = subprocess.run([RLDG, "report", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "results.json does not exist" in r.stderr
+
+
+def _boom(x):
+    raise ValueError(f"job {x} failed")
+
+
+def test_evaluation_jobs_on_worker_processes_match_in_process():
+    """The experiment's evaluate stage on 2 spawned workers gives the episodes a direct in-process run gives, and a
+    failing job stops the stage with its own error."""
+    from rldg_ros.experiment.pipeline import _eval_job, run_jobs
+    from rldg_ros.vla.evaluate import evaluate_inprocess
+
+    tasks = [USB, "connector_insertion/vga"]
+    got = {}
+    run_jobs(_eval_job, [(("expert", t, 2, "in_process"), t) for t in tasks], 2, got.__setitem__, "test")
+    assert sorted(got) == sorted(tasks)
+    for t in tasks:
+        ref = evaluate_inprocess("expert", t, 2, 100_000)
+        assert [(e["seed"], e["success"], e["steps"]) for e in got[t]["episodes_detail"]] == \
+            [(e["seed"], e["success"], e["steps"]) for e in ref["episodes_detail"]]
+    with pytest.raises(ValueError, match="job 2 failed"):
+        run_jobs(_boom, [((2,), "a"), ((3,), "b")], 2, lambda k, r: None, "test")

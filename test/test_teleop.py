@@ -60,7 +60,8 @@ def test_scripted_teleop_records_successful_episodes(ros_env, ros_context):
 
 
 def test_operator_controls_episodes_through_the_service(ros_env, ros_context):
-    proc = _graph(ros_env, "input:=none")
+    # successes:=1: the graph ends by itself once one episode succeeded (N successful demonstrations)
+    proc = _graph(ros_env, "input:=none", "successes:=1")
     node, ex, events = _probe(ros_context)
     client = node.create_client(EpisodeCommand, topics.EPISODE_COMMAND.name)
 
@@ -80,8 +81,16 @@ def test_operator_controls_episodes_through_the_service(ros_env, ros_context):
         assert _spin_until(ex, lambda: any(e.event == EpisodeEvent.EVENT_END for e in events), 10)
         end = next(e for e in events if e.event == EpisodeEvent.EVENT_END)
         assert not end.success and end.reason == "marked failure" and end.episode_id == r.episode_id
+        assert proc.poll() is None  # a failure does not count towards successes:=1
+        assert call(EpisodeCommand.Request.START).success
+        assert _spin_until(ex, lambda: sum(e.event == EpisodeEvent.EVENT_START for e in events) >= 2, 30)
+        assert call(EpisodeCommand.Request.MARK_SUCCESS).success
+        assert not call(EpisodeCommand.Request.START).success  # the one success asked for is there
+        out = proc.communicate(timeout=60)[0]  # ends without being stopped
+        assert "2 episodes done, 1 successful" in out, out[-3000:]
     finally:
         node.destroy_node()
-        proc.terminate()
-        out = proc.communicate(timeout=30)[0]
+        if proc.poll() is None:
+            proc.terminate()
+            out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, out

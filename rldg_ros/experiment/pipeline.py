@@ -345,7 +345,7 @@ def _worker_init() -> None:
     renderer are single-threaded, and 2 workers x N threads would only contend for the cores)."""
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
                                "intra_op_parallelism_threads=1").strip()
-    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = "1"  # torch (the probe) reads it when imported
 
 
 def _eval_job(spec: str, task: str, episodes: int, mode: str) -> dict:
@@ -357,11 +357,8 @@ def _eval_job(spec: str, task: str, episodes: int, mode: str) -> dict:
 
 
 def _probe_job(data: list[Path], tasks: list[str], episodes: int) -> dict:
-    import torch
-
     from rldg_ros.experiment.probe import MlpProbe, evaluate_probe, load_state_actions
 
-    torch.set_num_threads(1)
     states, actions = load_state_actions(data)
     probe = MlpProbe(states, actions)
     return {"info": {"samples": len(states), "final_loss": probe.final_loss},

@@ -344,6 +344,29 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
                     md.append(f"| {SOURCE_LABEL[s]} | {k} | {cell(a)} | {cell(b)} | {ct(a)} |")
         md.append("")
 
+    # -- per task ---------------------------------------------------------------------------------------------------
+    tasks = [*cfg["tasks"], *cfg["unseen_tasks"]]
+    if len(tasks) > 2:  # the pooled tables above hide which connector failed
+        md += ["## Per task", "", "Successes per task (of " + str(cfg["eval_episodes"]) + "); unseen tasks marked *.",
+               "", "| policy | " + " | ".join(t.split("/")[-1] + ("" if t in cfg["tasks"] else "*") for t in tasks)
+               + " |", "|---|" + "---|" * len(tasks)]
+        named = [("RL specialists (each on its own task; all on the unseen)", spec),
+                 ("human-like demonstrator", scripted)]
+        named += [(f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}", _select(gen, model=m, source=s, episodes_trained=N))
+                  for m in models for s in sources]
+        named += [(f"data probe, {SOURCE_LABEL[s]}", _select(probes, source=s, episodes_trained=N))
+                  for s in ("rl", "human", "human_relabeled")]
+        for name, rows in named:
+            if not rows:
+                continue
+            per = []
+            for t in tasks:
+                k = sum(r["successes"] for r in rows if r["task"] == t)
+                n = sum(r["episodes"] for r in rows if r["task"] == t)
+                per.append("-" if not n else f"{k}" if n == cfg["eval_episodes"] else f"{k}/{n}")
+            md.append(f"| {name} | " + " | ".join(per) + " |")
+        md.append("")
+
     # -- the pipeline and the paper ----------------------------------------------------------------------------------
     st = res.get("stages", {})
     md += ["## Pipeline and wall time", "", "| stage | wall time (min) | notes |", "|---|---|---|"]

@@ -111,12 +111,7 @@ class TeleopEpisodes(RldgNode):
     def _start(self) -> None:
         if self.running or self.starting or not self.reset_client.service_is_ready():
             return
-        if (self.cfg.episodes and self.done >= self.cfg.episodes) or (
-                self.cfg.successes and self.successes >= self.cfg.successes):
-            # all done: let the last END event reach its subscribers (a recorder), then end the graph
-            self.done_at = getattr(self, "done_at", None) or time.monotonic()
-            if time.monotonic() - self.done_at > 1.0 and not self.finished:
-                self.finish(f"teleop_episodes: {self.done} episodes done, {self.successes} successful")
+        if self._all_done():
             return
         self.starting = True
         seed = -1 if self.cfg.first_seed < 0 else self.cfg.first_seed + self.done
@@ -147,6 +142,10 @@ class TeleopEpisodes(RldgNode):
                              "cycle_time_s": self.steps / self.cfg.control_hz, "reason": reason})
         self.get_logger().info(f"episode {self.episode_id} ended: {reason} ({self.successes}/{self.done} successes)")
 
+    def _all_done(self) -> bool:
+        c = self.cfg
+        return bool((c.episodes and self.done >= c.episodes) or (c.successes and self.successes >= c.successes))
+
     def _tick(self) -> None:
         with self.lock:
             if self.running:
@@ -154,6 +153,11 @@ class TeleopEpisodes(RldgNode):
                     self._end(True, "success")
                 elif self.steps >= self.limit_steps:
                     self._end(False, "timeout")
+            elif self._all_done():
+                # let the last END event reach its subscribers (a recorder), then end the graph
+                self.done_at = getattr(self, "done_at", None) or time.monotonic()
+                if time.monotonic() - self.done_at > 1.0 and not self.finished:
+                    self.finish(f"teleop_episodes: {self.done} episodes done, {self.successes} successful")
             elif self.auto:
                 self._start()
 
@@ -163,6 +167,9 @@ class TeleopEpisodes(RldgNode):
             if cmd == EpisodeCommand.Request.START:
                 if self.running:
                     response.success, response.message = False, f"episode {self.episode_id} is running"
+                elif self._all_done():
+                    response.success, response.message = False, (
+                        f"done: {self.done} episodes, {self.successes} successful")
                 else:
                     self._start()
                     response.success, response.message = True, "starting the next episode"
