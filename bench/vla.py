@@ -30,6 +30,11 @@ def _dataset(d: Path) -> str:
                                                                                      "bench").dataset
 
 
+def _obs(img: np.ndarray, proprio_dim: int) -> dict:
+    """An observation as the node passes it: the wrist image, and the robot state when the model reads it."""
+    return {"image": img, "state": np.zeros(proprio_dim)} if proprio_dim else {"image": img}
+
+
 def octo(ds: str, d: Path) -> dict:
     from rldg_ros.vla.train_octo import OctoPolicy, TrainConfig, train
 
@@ -42,7 +47,8 @@ def octo(ds: str, d: Path) -> dict:
     return {"parameters": s["parameters"], "train_batch": 32,
             "train_steps_per_s_incl_compile": tr[-1]["steps_per_s"],
             "train_steps_per_s": (steps - 20) / max(s["seconds"] - 20 / tr[0]["steps_per_s"], 1e-9),
-            "inference": _lat(lambda: pol.act({"image": img}, "insert the plug 0")), "chunk": 4}
+            "proprio_dim": pol.cfg.proprio_dim,
+            "inference": _lat(lambda: pol.act(_obs(img, pol.cfg.proprio_dim), "insert the plug 0")), "chunk": 4}
 
 
 def openvla(ds: str, d: Path) -> dict:
@@ -55,7 +61,9 @@ def openvla(ds: str, d: Path) -> dict:
     vla = ov.load(d / "ov")
     img = np.random.default_rng(0).integers(0, 255, (128, 128, 3)).astype(np.uint8)
     return {"parameters": s["parameters"], "train_batch": 8, "train_steps_per_s": tr[-1]["steps_per_s"],
-            "inference": _lat(lambda: vla.act({"image": img}, "insert the plug 0")), "tokens_per_action": 7}
+            "proprio_dim": vla.cfg.proprio_dim,
+            "inference": _lat(lambda: vla.act(_obs(img, vla.cfg.proprio_dim), "insert the plug 0")),
+            "tokens_per_action": 7}
 
 
 def lora_7b() -> dict:
@@ -127,15 +135,22 @@ def _serve(model: str, ckpt: Path, seconds: float = 40.0) -> dict:
 
 
 def serving(d: Path) -> dict:
-    """Both tiny models at their default sizes (untrained weights: latency does not depend on training)."""
+    """Both tiny models at their default sizes, reading the image and the robot state as the experiment trains them
+    (untrained weights: latency does not depend on training)."""
+    from rldg_ros.sim.env import STATE_NAMES
     from rldg_ros.vla import octo_style as octo
     from rldg_ros.vla import openvla_style as ov
 
-    z = [0.0] * 7
-    stats = {"action": {"mean": z, "std": [0.3] * 7, "q01": [-1.0] * 7, "q99": [1.0] * 7, "min": z, "max": z}}
-    cfg = octo.OctoConfig(vocab=octo.build_vocab(["insert the usb connector into the port"]))
+    dim = len(STATE_NAMES)  # the robot state the node reads (RobotState -> state vector)
+
+    def st(n):
+        z = [0.0] * n
+        return {"mean": z, "std": [0.3] * n, "q01": [-1.0] * n, "q99": [1.0] * n, "min": z, "max": z}
+
+    stats = {"action": st(7), "proprio": st(dim)}
+    cfg = octo.OctoConfig(vocab=octo.build_vocab(["insert the usb connector into the port"]), proprio_dim=dim)
     octo.save(d / "serve_octo", octo.OctoModel.init(cfg), stats, {"purpose": "bench (untrained)"})
-    vcfg = ov.VLAConfig()
+    vcfg = ov.VLAConfig(proprio_dim=dim)
     tok = ov.build_tokenizer(["insert the usb connector into the port"], vcfg)
     model, processor = ov.build_model(vcfg, tok)
     ov.VLA(model, processor, None, vcfg).save(d / "serve_openvla", stats, {"purpose": "bench (untrained)"})

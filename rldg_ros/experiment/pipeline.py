@@ -101,7 +101,7 @@ class Experiment:
             loaded = bool(self.cfg.specialist_dir) and path.parent == Path(self.cfg.specialist_dir)
             if loaded or (path / "trained.json").exists():
                 self.log(f"experiment: specialist for {task}: {path} (loaded)")
-                info[task] = ({"path": str(path), "trained_here": False} if loaded
+                info[task] = (_loaded_specialist(path) if loaded
                               else json.loads((path / "trained.json").read_text()))
                 continue
             t0 = time.monotonic()
@@ -338,6 +338,20 @@ class Experiment:
         self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
         self._save()
         return self.run / "results.json"
+
+
+def _loaded_specialist(path: Path) -> dict:
+    """What a specialist trained elsewhere reports of its own training (``rldg rl report``'s summary.json of the
+    learner run_dir), so the experiment's wall time can be stated with it."""
+    info = {"path": str(path), "trained_here": False}
+    try:
+        s = json.loads((path / "summary.json").read_text())
+    except (OSError, ValueError):
+        return info
+    fe = s.get("final_eval") or {}
+    info.update({"minutes": float(s.get("wall_s", 0.0)) / 60, "env_steps": s.get("env_steps"),
+                 "final_eval": f"{fe['successes']}/{fe['episodes']}" if "successes" in fe else None})
+    return info
 
 
 def _worker_init() -> None:

@@ -373,8 +373,16 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     for name, s in st.items():
         note = ""
         if name == "specialists":
+            sp = s.get("specialists", {})
             note = "; ".join(f"{t}: {v.get('minutes', 0):.1f} min, {v.get('env_steps', '?')} env steps, "
-                             f"converged={v.get('converged', 'loaded')}" for t, v in s.get("specialists", {}).items())
+                             f"converged={v.get('converged')}" if v.get("trained_here", True) else
+                             f"{t}: loaded ({v['path']}" + (f"; trained there in {v['minutes']:.1f} min, "
+                                                            f"{v['env_steps']} env steps, final evaluation "
+                                                            f"{v['final_eval']}" if v.get("minutes") else "") + ")"
+                             for t, v in sp.items())
+            loaded_min = sum(v.get("minutes", 0.0) for v in sp.values() if not v.get("trained_here", True))
+            if loaded_min:
+                note += f". With the loaded specialists' training: {loaded_min:.1f} min more"
         elif name == "collect":
             note = "; ".join(f"{k}: {v['successes']}/{v['rollouts']} successful" for k, v in
                              s.get("collected", {}).items())
@@ -383,7 +391,12 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
                              s.get("datasets", {}).items())
         md.append(f"| {name} | {s.get('seconds', 0) / 60:.1f} | {note} |")
     total = sum(s.get("seconds", 0) for s in st.values()) / 60
-    md += [f"| **total** | **{total:.1f}** | |", ""]
+    md.append(f"| **total** | **{total:.1f}** | |")
+    loaded = sum(v.get("minutes", 0.0) for v in st.get("specialists", {}).get("specialists", {}).values()
+                 if not v.get("trained_here", True))
+    if loaded:
+        md.append(f"| total with the loaded specialists' own training | {total + loaded:.1f} | |")
+    md.append("")
     md += ["## The paper's findings, for comparison (real robot, OpenVLA-7B / Octo-Base; ANCHORS.md)", "",
            "| what | paper |", "|---|---|", *(f"| {a} | {b} |" for a, b in PAPER), ""]
     md += ["Honest limits: the generalists here are tiny models trained for minutes on a CPU; the 'human' data "
