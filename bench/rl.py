@@ -32,8 +32,9 @@ def _learner(mode: str, run_dir: str, seconds: float) -> tuple[dict, object]:
     for buf in (L.online, L.demo):
         n = 5000
         for arr in buf.data.values():
-            arr[:n] = (rng.integers(0, 255, arr[:n].shape) if arr.dtype == np.uint8 else
-                       rng.normal(size=arr[:n].shape)).astype(arr.dtype)
+            # uint8 drawn as uint8: int64 draws of 5000 128 px images would take GBs and minutes
+            arr[:n] = (rng.integers(0, 256, arr[:n].shape, dtype=np.uint8) if arr.dtype == np.uint8 else
+                       rng.normal(size=arr[:n].shape).astype(arr.dtype))
         buf.size = buf.ptr = n
     t0 = time.perf_counter()
     L.train_step()
