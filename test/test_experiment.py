@@ -104,7 +104,11 @@ def _fixture_run(run: Path) -> None:
     from dataclasses import asdict
 
     (run / "results.json").write_text(json.dumps({"profile": "test", "config": asdict(cfg), "evaluations": evals,
-                                                  "stages": {"collect": {"seconds": 60, "collected": {
+                                                  "stages": {"specialists": {"seconds": 0, "specialists": {
+                                                      USB: {"path": "/s/usb", "trained_here": False,
+                                                            "minutes": 16.3, "env_steps": 9421,
+                                                            "final_eval": "20/20"}}},
+                                                      "collect": {"seconds": 60, "collected": {
                                                       f"rl:{USB}": {"successes": 6, "rollouts": 6}}}}}))
 
 
@@ -133,6 +137,9 @@ def test_report_from_a_fixture_run(tmp_path):
     # probe rows are not generalists: Fig 5's table is unchanged by them
     assert md.count("| octo-style-tiny | RL data (RLDG) |") == 1
     assert "## Per task" not in md  # one seen and one unseen task: the pooled tables say it all
+    # a specialist loaded from elsewhere: its own training is stated, and the total with it (1.0 + 16.3 min)
+    assert "loaded (/s/usb; trained there in 16.3 min, 9421 env steps, final evaluation 20/20)" in md
+    assert "| **total** | **1.0** | |" in md and "| total with the loaded specialists' own training | 17.3 | |" in md
 
 
 def test_report_lists_each_task_when_there_are_several(tmp_path):

@@ -128,6 +128,16 @@ def near_insertion_actions(episodes: list[dict], radius_m: float = 0.015) -> np.
     return np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
 
 
+def _specialist_note(task: str, v: dict) -> str:
+    if v.get("trained_here", True):
+        return f"{task}: {v.get('minutes', 0):.1f} min, {v.get('env_steps', '?')} env steps, " \
+               f"converged={v.get('converged')}"
+    if not v.get("minutes"):
+        return f"{task}: loaded ({v['path']})"
+    return (f"{task}: loaded ({v['path']}; trained there in {v['minutes']:.1f} min, {v['env_steps']} env steps, "
+            f"final evaluation {v['final_eval']})")
+
+
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     import matplotlib
 
@@ -369,20 +379,13 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
 
     # -- the pipeline and the paper ----------------------------------------------------------------------------------
     st = res.get("stages", {})
+    specialists = st.get("specialists", {}).get("specialists", {})
+    loaded = sum(v.get("minutes", 0.0) for v in specialists.values() if not v.get("trained_here", True))
     md += ["## Pipeline and wall time", "", "| stage | wall time (min) | notes |", "|---|---|---|"]
     for name, s in st.items():
         note = ""
         if name == "specialists":
-            sp = s.get("specialists", {})
-            note = "; ".join(f"{t}: {v.get('minutes', 0):.1f} min, {v.get('env_steps', '?')} env steps, "
-                             f"converged={v.get('converged')}" if v.get("trained_here", True) else
-                             f"{t}: loaded ({v['path']}" + (f"; trained there in {v['minutes']:.1f} min, "
-                                                            f"{v['env_steps']} env steps, final evaluation "
-                                                            f"{v['final_eval']}" if v.get("minutes") else "") + ")"
-                             for t, v in sp.items())
-            loaded_min = sum(v.get("minutes", 0.0) for v in sp.values() if not v.get("trained_here", True))
-            if loaded_min:
-                note += f". With the loaded specialists' training: {loaded_min:.1f} min more"
+            note = "; ".join(_specialist_note(t, v) for t, v in specialists.items())
         elif name == "collect":
             note = "; ".join(f"{k}: {v['successes']}/{v['rollouts']} successful" for k, v in
                              s.get("collected", {}).items())
@@ -392,8 +395,6 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
         md.append(f"| {name} | {s.get('seconds', 0) / 60:.1f} | {note} |")
     total = sum(s.get("seconds", 0) for s in st.values()) / 60
     md.append(f"| **total** | **{total:.1f}** | |")
-    loaded = sum(v.get("minutes", 0.0) for v in st.get("specialists", {}).get("specialists", {}).values()
-                 if not v.get("trained_here", True))
     if loaded:
         md.append(f"| total with the loaded specialists' own training | {total + loaded:.1f} | |")
     md.append("")
