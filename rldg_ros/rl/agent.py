@@ -38,6 +38,8 @@ class AgentConfig:
     latent_dim: int = param(64, min=8, max=1024, help="pixels: image feature size after the spatial embedding")
     channels: list[int] = param([16, 32, 64], help="pixels: conv channels (stride 2 each)")
     embed_features: int = param(8, min=1, max=64, help="pixels: learned spatial embedding features per channel")
+    bc_weight: float = param(0.0, min=0.0, max=100.0, help="actor loss + bc_weight x squared error of the actor's "
+                             "mean action to the executed action on intervened/demo transitions (0: pure SAC)")
     crop_pad: int = param(4, min=0, max=16, help="pixels: random-crop padding (0: no augmentation)")
     grasp_penalty: float = param(-0.02, max=0.0, help="reward added to the grasp critic when the gripper changes")
     grasp_epsilon: float = param(0.1, min=0.0, max=1.0, help="exploration: random gripper decision probability")
@@ -325,7 +327,13 @@ class SACAgent:
         def actor_loss(p):
             a, logp = self._sample_actions({"actor": p}, feat, k_pi)
             q = self.nets["critic"].apply({"params": params["critic"]}, feat, a).mean(0)
-            return jnp.mean(alpha * logp - q), logp
+            loss = jnp.mean(alpha * logp - q)
+            if self.cfg.bc_weight > 0:  # pull the mean action towards the operator's where the operator drove
+                mean, _ = self.nets["actor"].apply({"params": p}, feat)
+                w = batch["intervention"]
+                err = jnp.sum((jnp.tanh(mean) - batch["action"]) ** 2, -1)
+                loss = loss + self.cfg.bc_weight * jnp.sum(w * err) / jnp.maximum(w.sum(), 1.0)
+            return loss, logp
 
         (aloss, logp), grads = jax.value_and_grad(actor_loss, has_aux=True)(params["actor"])
         opt = dict(state["opt"])
@@ -347,7 +355,9 @@ class SACAgent:
         """``batches``: pytree with a leading ``utd`` axis; critic steps over each, then one actor step."""
         import jax
 
-        state, cinfo = jax.lax.scan(self._critic_step, state, batches)
+        # unrolled: XLA:CPU runs convolutions inside a while loop (a rolled scan) ~10x slower than the same
+        # convolutions straight-line (pixels, batch 32: 2.1 s -> 0.21 s per step; batch 256: 68 s -> 2.9 s)
+        state, cinfo = jax.lax.scan(self._critic_step, state, batches, unroll=True)
         last = jax.tree_util.tree_map(lambda x: x[-1], batches)
         state, ainfo = self._actor_step(state, last)
         state = {**state, "step": state["step"] + 1}

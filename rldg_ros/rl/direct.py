@@ -35,7 +35,10 @@ def evaluate(learner: Learner, env, episodes: int, seed: int) -> float:
 
 
 def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, eval_episodes: int = 10,
-               intervene: str = "none", progress: bool = True) -> list[dict]:
+               intervene: str = "none", rules_cfg=None, progress: bool = True) -> list[dict]:
+    """``intervene``: the scripted intervener (none | expert | human_like); ``rules_cfg``: its
+    :class:`~rldg_ros.hil.rules.InterventionRulesConfig` (default: the rules' defaults; the graph reads
+    ``robot_bridge.scripted`` from config/robot_bridge.yaml)."""
     import jax
 
     from rldg_ros.sim import make_env
@@ -46,10 +49,12 @@ def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, ev
                         image_size=learner.obs_cfg.image_size)
     rules = scripted = None
     if intervene != "none":
+        from dataclasses import replace
+
         from rldg_ros.hil.rules import InterventionRules, InterventionRulesConfig
         from rldg_ros.sim.policies import make_policy
 
-        rules = InterventionRules(InterventionRulesConfig(policy=intervene))
+        rules = InterventionRules(replace(rules_cfg or InterventionRulesConfig(), policy=intervene))
     rng = jax.random.PRNGKey(cfg.seed + 1)
     nrng = np.random.default_rng(cfg.seed + 2)
     history: list[dict] = []
@@ -69,7 +74,7 @@ def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, ev
             g = int(nrng.integers(0, 2))
         full = to_env_action(a, learner.task.layout, 1.0 if g else -1.0)
         intervened = False
-        if rules is not None and rules.update(env.tcp_pose()[0], False):
+        if rules is not None and rules.update(env.tcp_pose()[0], False, env.task.goal_distance(env)):
             full, intervened = np.asarray(scripted.act(o), np.float32), True
         prev_g = int(env.gripper_cmd > 0)
         o, r, term, trunc, _ = env.step(full)
