@@ -53,6 +53,36 @@ def test_sac_learns_a_tiny_task():
     assert int(state["step"]) == 600
 
 
+def test_bc_weight_pulls_the_actor_to_the_operators_actions_only_where_the_operator_drove():
+    """No reward anywhere (the critic has nothing to say); intervened transitions carry the operator's action
+    -s[:2] / 2, the others random actions. With bc_weight the actor's mean follows the operator; without, it does
+    not."""
+    import jax
+
+    from rldg_ros.rl.agent import AgentConfig, SACAgent
+
+    def batch(rng, n):
+        b = _tiny_batch(rng, n)
+        op = rng.random(n) < 0.5
+        b["action"][op] = -0.5 * b["state"][op, :2]
+        b["reward"][:] = 0.0
+        b["intervention"] = op.astype(np.float32)
+        return b
+
+    errors = {}
+    for w in (0.0, 1.0):
+        agent = SACAgent(AgentConfig(hidden=[64, 64], batch_size=128, lr=1e-3, utd=1, bc_weight=w), 4, 2)
+        state = agent.init(0)
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            state, info = agent.update(state, {k: v[None] for k, v in batch(rng, 128).items()})
+        probe = rng.uniform(-0.8, 0.8, (64, 4)).astype(np.float32)
+        ap = agent.actor_params(state["params"])
+        acts = np.stack([agent.act(ap, {"state": s}, jax.random.PRNGKey(0), deterministic=True)[0] for s in probe])
+        errors[w] = float(np.mean(np.sum((acts + 0.5 * probe[:, :2]) ** 2, -1)))
+    assert errors[1.0] < 0.01 and errors[0.0] > 10 * errors[1.0], errors
+
+
 def test_spaces_roundtrip_and_normalisation():
     full = to_env_action(np.array([0.5, -0.2, 2.0]), "xyz", -1.0)
     assert full.tolist() == pytest.approx([0.5, -0.2, 1.0, 0, 0, 0, -1.0])
@@ -233,3 +263,24 @@ def test_pixel_agent_updates_and_acts():
     a, g = agent.act(agent.actor_params(state["params"]), {"state": b["state"][0, 0], "image": b["image"][0, 0]},
                      jax.random.PRNGKey(0))
     assert a.shape == (3,) and np.all(np.abs(a) <= 1) and g == 1
+
+
+def test_direct_loop_uses_the_given_intervener_rules_and_leaves_a_loadable_checkpoint(tmp_path):
+    """``rldg rl direct``'s loop: with the 'always' rule every transition is the scripted expert's (an
+    intervention); the final checkpoint loads as an RLPolicy that acts in the task's action space."""
+    from rldg_ros.hil.rules import InterventionRulesConfig
+    from rldg_ros.rl.direct import run_direct
+    from rldg_ros.rl.learner import LearnerConfig
+    from rldg_ros.rl.policy import RLPolicy
+
+    cfg = LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path), demos="none", capacity=1000,
+                        demo_capacity=1000, checkpoint_every_s=1e9)
+    cfg.agent.hidden, cfg.agent.batch_size = [32, 32], 16
+    history = run_direct(cfg, 60, eval_every=30, eval_episodes=1, intervene="expert",
+                         rules_cfg=InterventionRulesConfig(always=True), progress=False)
+    assert [h["env_steps"] for h in history] == [30, 60]
+    assert history[-1]["interventions"] == 60 and history[-1]["learner_steps"] == 60
+    policy = RLPolicy(tmp_path)
+    assert policy.meta["online_size"] == 60 and policy.meta["demo_size"] == 60  # interventions go to both buffers
+    a = policy.act(np.zeros(20, np.float32))
+    assert a.shape == (7,) and np.all(a[3:6] == 0)  # layout xyz: rotation held

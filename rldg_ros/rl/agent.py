@@ -38,8 +38,9 @@ class AgentConfig:
     latent_dim: int = param(64, min=8, max=1024, help="pixels: image feature size after the spatial embedding")
     channels: list[int] = param([16, 32, 64], help="pixels: conv channels (stride 2 each)")
     embed_features: int = param(8, min=1, max=64, help="pixels: learned spatial embedding features per channel")
-    bc_weight: float = param(0.0, min=0.0, max=100.0, help="actor loss + bc_weight x squared error of the actor's "
-                             "mean action to the executed action on intervened/demo transitions (0: pure SAC)")
+    bc_weight: float = param(-1.0, min=-1.0, max=100.0, help="actor loss + bc_weight x squared error of the actor's "
+                             "mean action to the executed action on intervened/demo transitions (0: pure SAC; -1: "
+                             "the task's default, see rldg_ros.rl.spaces.task_defaults)")
     crop_pad: int = param(4, min=0, max=16, help="pixels: random-crop padding (0: no augmentation)")
     grasp_penalty: float = param(-0.02, max=0.0, help="reward added to the grasp critic when the gripper changes")
     grasp_epsilon: float = param(0.1, min=0.0, max=1.0, help="exploration: random gripper decision probability")
@@ -328,7 +329,7 @@ class SACAgent:
             a, logp = self._sample_actions({"actor": p}, feat, k_pi)
             q = self.nets["critic"].apply({"params": params["critic"]}, feat, a).mean(0)
             loss = jnp.mean(alpha * logp - q)
-            if self.cfg.bc_weight > 0:  # pull the mean action towards the operator's where the operator drove
+            if self.cfg.bc_weight > 0:  # pull the mean towards the operator where the operator drove (-1 = 0 here)
                 mean, _ = self.nets["actor"].apply({"params": p}, feat)
                 w = batch["intervention"]
                 err = jnp.sum((jnp.tanh(mean) - batch["action"]) ** 2, -1)

@@ -11,6 +11,20 @@ def add_parser(sub) -> None:
     s.add_argument("run_dir")
     s.add_argument("--eval", default=None, help="an eval_rl JSON report (report:=) to include")
     s.set_defaults(func=_report)
+    d = rsub.add_parser("direct", help="ROS-free training loop (actor and learner interleaved in one process) for "
+                        "quick ablations; the product path is 'rldg up train_rl'")
+    d.add_argument("--task", default="fmb_insertion")
+    d.add_argument("--run-dir", required=True)
+    d.add_argument("--obs", default="privileged", choices=("state", "privileged", "pixels"))
+    d.add_argument("--steps", type=int, default=9000, help="environment steps")
+    d.add_argument("--demos", default="scripted:human_like")
+    d.add_argument("--bc-weight", type=float, default=-1.0, help="-1: the task's default")
+    d.add_argument("--steps-per-transition", type=float, default=1.0)
+    d.add_argument("--intervene", default="expert", choices=("none", "expert", "human_like"))
+    d.add_argument("--eval-every", type=int, default=1500)
+    d.add_argument("--eval-episodes", type=int, default=10)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=_direct)
 
 
 def _report(ns) -> int:
@@ -19,4 +33,26 @@ def _report(ns) -> int:
     md, png = write_report(ns.run_dir, ns.eval)
     print(md.read_text())
     print(f"wrote {md} and {png}")
+    return 0
+
+
+def _direct(ns) -> int:
+    import json
+
+    from rldg_ros import config_path
+    from rldg_ros.config import config_from_dict, params_for_node
+    from rldg_ros.hil.rules import InterventionRulesConfig
+    from rldg_ros.rl.direct import run_direct
+    from rldg_ros.rl.learner import LearnerConfig
+    from rldg_ros.rl.spaces import ObsConfig
+
+    cfg = LearnerConfig(task=ns.task, run_dir=ns.run_dir, seed=ns.seed, obs=ObsConfig(mode=ns.obs),
+                        demos=ns.demos, steps_per_transition=ns.steps_per_transition, checkpoint_every_s=1e9)
+    cfg.agent.bc_weight = ns.bc_weight
+    # the intervener rules of the graphs (robot_bridge.scripted in config/robot_bridge.yaml)
+    scripted = params_for_node(config_path("robot_bridge.yaml"), "robot_bridge").get("scripted", {})
+    rules = config_from_dict(InterventionRulesConfig, scripted, source="config/robot_bridge.yaml:scripted")
+    history = run_direct(cfg, ns.steps, eval_every=ns.eval_every, eval_episodes=ns.eval_episodes,
+                         intervene=ns.intervene, rules_cfg=rules)
+    print(json.dumps(history))
     return 0

@@ -105,6 +105,7 @@ def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, ev
             learner.metrics.write("eval", learner.step, row)
             if progress:
                 print(row, flush=True)
+    learner.checkpoint("final")  # an rl_actor / eval_rl / RLPolicy can load the result
     env.close()
     eval_env.close()
     learner.close()

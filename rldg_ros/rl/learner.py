@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,8 @@ def make_agent(cfg: LearnerConfig) -> tuple[SACAgent, TaskRL, ObsConfig, int]:
     t = task_rl(cfg)
     obs = resolve_obs(cfg.obs, cfg.task)
     state_dim = 20 + (privileged_dim(cfg.task) if obs.mode == "privileged" else 0)
-    agent = SACAgent(cfg.agent, state_dim, len(LAYOUTS[t.layout]),
+    agent_cfg = cfg.agent if cfg.agent.bc_weight >= 0 else replace(cfg.agent, bc_weight=t.bc_weight)
+    agent = SACAgent(agent_cfg, state_dim, len(LAYOUTS[t.layout]),
                      image_size=obs.image_size if obs.mode == "pixels" else None, grasp=t.grasp,
                      discount=t.discount)
     return agent, t, obs, state_dim
@@ -242,7 +243,7 @@ class Learner:
                 "wal": self.wal_name, "task": self.cfg.task, "obs_mode": self.obs_cfg.mode,
                 "privileged_state": self.obs_cfg.mode == "privileged", "layout": self.task.layout,
                 "grasp": self.task.grasp, "discount": self.task.discount, "state_dim": self.state_dim,
-                "obs": asdict(self.obs_cfg), "agent": asdict(self.cfg.agent), "time": time.time(),
+                "obs": asdict(self.obs_cfg), "agent": asdict(self.agent.cfg), "time": time.time(),
                 "online_size": len(self.online), "demo_size": len(self.demo), "index": self.ckpt_index}
 
     def checkpoint(self, reason: str = "periodic") -> Path:
