@@ -54,13 +54,13 @@ def task_defaults(task_id: str) -> TaskRL:
         return TaskRL("xyz", False, 0.97, limit)
     # the FMB board moves over 35x35 cm and turns +-15 deg: the actor must map the goal to a precise action over a
     # wide range, which the sparse reward alone did not teach it in 25k steps (0/55 evaluation); a BC term on the
-    # operator's (intervener's, demos') actions did (docs/rl/fmb_insertion)
+    # operator's (intervener's, demos') actions did (docs/rl/fmb_insertion_ablation, docs/rl/fmb_insertion)
     if family == "fmb_insertion":  # board rotated +-15 deg: yaw matters
         return TaskRL("xyz_yaw", False, 0.98, limit, bc_weight=1.0)
     if family == "fmb_assembly":
         return TaskRL("xyz_yaw", "insertion" not in task_id, 0.98, limit, bc_weight=1.0)
-    if family == "pick_place":
-        return TaskRL("xyz", True, 0.98, limit)
+    if family == "pick_place":  # the object lies anywhere in 18x18 cm: the same reason as FMB
+        return TaskRL("xyz", True, 0.98, limit, bc_weight=1.0)
     return TaskRL("pose", False, 0.97, limit)
 
 
