@@ -284,3 +284,30 @@ def test_direct_loop_uses_the_given_intervener_rules_and_leaves_a_loadable_check
     assert policy.meta["online_size"] == 60 and policy.meta["demo_size"] == 60  # interventions go to both buffers
     a = policy.act(np.zeros(20, np.float32))
     assert a.shape == (7,) and np.all(a[3:6] == 0)  # layout xyz: rotation held
+
+
+def test_policy_refuses_an_observation_of_another_width():
+    """A checkpoint trained on other goal features (or another obs mode) is refused with a message, not fed."""
+    import jax
+
+    from rldg_ros.rl.agent import AgentConfig, SACAgent
+
+    agent = SACAgent(AgentConfig(hidden=[8, 8]), 24, 4)
+    ap = agent.actor_params(agent.init(0)["params"])
+    a, _ = agent.act(ap, {"state": np.zeros(24, np.float32)}, jax.random.PRNGKey(0))
+    assert a.shape == (4,)
+    with pytest.raises(ValueError, match="28 state features, this policy reads 24"):
+        agent.act(ap, {"state": np.zeros(28, np.float32)}, jax.random.PRNGKey(0))
+
+
+def test_report_clock_leaves_out_the_pause_before_a_restart():
+    """A run trained 0-100 s, stopped, and restarted on its run_dir at 1000 s for 50 s: 150 s of training."""
+    from rldg_ros.rl.report import training_clock
+
+    learner = [{"kind": "demos", "time": 0.0}, {"kind": "train", "time": 90.0}, {"kind": "resume", "time": 1000.0},
+               {"kind": "train", "time": 1040.0}]
+    episodes = [{"kind": "episode_train", "time": 100.0}, {"kind": "episode_eval", "time": 1050.0}]
+    clock = training_clock(learner, episodes)
+    assert clock(50.0) == 50.0 and clock(100.0) == 100.0
+    assert clock(1000.0) == 100.0 and clock(1050.0) == 150.0
+    assert training_clock(learner[:2], episodes[:1])(100.0) == 100.0  # no restart: plain elapsed time

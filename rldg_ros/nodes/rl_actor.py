@@ -290,7 +290,9 @@ class RlActor(RldgNode):
 
         image = image_to_array(f.image) if self.meta["obs_mode"] == "pixels" else None
         priv = np.asarray(f.privileged.state, np.float32) if f.privileged is not None else None
-        return observation(state, image, priv, self.obs_cfg)
+        obs = observation(state, image, priv, self.obs_cfg)
+        self.agent.check_observation(obs)  # refused here, before a transition is built from it
+        return obs
 
     def _step(self, f: _Frame) -> None:
         o_msg, state = self._observation_msg(f)

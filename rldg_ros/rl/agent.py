@@ -221,17 +221,30 @@ class SACAgent:
             g = jnp.ones(mean.shape[:-1], jnp.int32)
         return a, g
 
+    def check_observation(self, obs: dict[str, np.ndarray]) -> None:
+        """Refuse an observation this policy was not trained on (ValueError naming the mismatch), e.g. privileged
+        goal features of another width than the checkpoint's (they gained fine-scale entries on 2026-11-22)."""
+        n = np.shape(obs["state"])[-1]
+        if n != self.state_dim:
+            raise ValueError(f"observation has {n} state features, this policy reads {self.state_dim} (20 proprio"
+                             f"{' + goal features' if self.state_dim > 20 else ''}): a checkpoint from another "
+                             "observation mode or code version; retrain or use a matching checkpoint")
+        if self.image_size and "image" not in obs:
+            raise ValueError("this policy reads the wrist image (pixels mode); the observation has none")
+
     def act(self, aparams, obs: dict[str, np.ndarray], rng, deterministic: bool = False):
         """One observation (unbatched numpy) -> (continuous action, gripper class). Exploration of the gripper
         (epsilon) is the caller's (the actor core's) business."""
         import jax.numpy as jnp
 
+        self.check_observation(obs)
         batch = {k: jnp.asarray(v)[None] for k, v in obs.items()}
         a, g = self._act(aparams, batch, rng, deterministic=deterministic)
         return np.asarray(a[0]), int(g[0])
 
     # -- learning ----------------------------------------------------------------------------------------------
     def _sample_actions(self, params, feat, rng):
+        """-> (tanh-squashed sample, its log-probability, the pre-tanh mean)"""
         import jax
         import jax.numpy as jnp
 
@@ -241,7 +254,7 @@ class SACAgent:
         a = jnp.tanh(u)
         logp = (-0.5 * ((u - mean) / std) ** 2 - log_std - 0.5 * jnp.log(2 * jnp.pi)).sum(-1)
         logp -= (2 * (jnp.log(2.0) - u - jax.nn.softplus(-2 * u))).sum(-1)  # tanh correction
-        return a, logp
+        return a, logp, mean
 
     def _critic_step(self, state, batch):
         import jax
@@ -259,7 +272,7 @@ class SACAgent:
 
         # TD target: actions from the current actor at the next state, target critics, min over a sampled subset
         nfeat = self.features(params, nobs, k_aug2)
-        na, nlogp = self._sample_actions(params, jax.lax.stop_gradient(nfeat), k_pi)
+        na, nlogp, _ = self._sample_actions(params, jax.lax.stop_gradient(nfeat), k_pi)
         tfeat = self.features({"encoder": target["encoder"]}, nobs, k_aug2)
         tq = self.nets["critic"].apply({"params": target["critic"]}, tfeat, na)
         idx = jax.random.permutation(k_sub, self.cfg.num_critics)[: self.cfg.num_min_critics]
@@ -326,11 +339,10 @@ class SACAgent:
         alpha = jnp.exp(params["log_alpha"])
 
         def actor_loss(p):
-            a, logp = self._sample_actions({"actor": p}, feat, k_pi)
+            a, logp, mean = self._sample_actions({"actor": p}, feat, k_pi)
             q = self.nets["critic"].apply({"params": params["critic"]}, feat, a).mean(0)
             loss = jnp.mean(alpha * logp - q)
             if self.cfg.bc_weight > 0:  # pull the mean towards the operator where the operator drove (-1 = 0 here)
-                mean, _ = self.nets["actor"].apply({"params": p}, feat)
                 w = batch["intervention"]
                 err = jnp.sum((jnp.tanh(mean) - batch["action"]) ** 2, -1)
                 loss = loss + self.cfg.bc_weight * jnp.sum(w * err) / jnp.maximum(w.sum(), 1.0)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+
+from rldg_ros.rl.spaces import OBS_MODES
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("rl", help="RL specialists: report on a run (train with 'rldg up train_rl', evaluate with "
@@ -15,14 +26,14 @@ def add_parser(sub) -> None:
                         "quick ablations; the product path is 'rldg up train_rl'")
     d.add_argument("--task", default="fmb_insertion")
     d.add_argument("--run-dir", required=True)
-    d.add_argument("--obs", default="privileged", choices=("state", "privileged", "pixels"))
-    d.add_argument("--steps", type=int, default=9000, help="environment steps")
+    d.add_argument("--obs", default="privileged", choices=OBS_MODES)
+    d.add_argument("--steps", type=_positive, default=9000, help="environment steps")
     d.add_argument("--demos", default="scripted:human_like")
     d.add_argument("--bc-weight", type=float, default=-1.0, help="-1: the task's default")
     d.add_argument("--steps-per-transition", type=float, default=1.0)
     d.add_argument("--intervene", default="expert", choices=("none", "expert", "human_like"))
-    d.add_argument("--eval-every", type=int, default=1500)
-    d.add_argument("--eval-episodes", type=int, default=10)
+    d.add_argument("--eval-every", type=_positive, default=1500, help="environment steps between evaluations")
+    d.add_argument("--eval-episodes", type=_positive, default=10)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_direct)
 

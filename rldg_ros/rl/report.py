@@ -19,13 +19,30 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def training_clock(learner: list[dict], episodes: list[dict]):
+    """-> f(time) = seconds of training up to ``time``: a run restarted on its run_dir (the learner's ``resume``
+    rows) does not count the pause between the last row before the restart and the restart."""
+    rows = sorted(learner + episodes, key=lambda r: r["time"])
+    starts = [rows[0]["time"]] + [r["time"] for r in rows if r["kind"] == "resume"]
+    done = [0.0]  # training seconds before each session
+    for a, b in zip(starts, starts[1:], strict=False):
+        last = max(r["time"] for r in rows if a <= r["time"] < b)
+        done.append(done[-1] + last - a)
+
+    def clock(t: float) -> float:
+        k = int(np.searchsorted(starts, t, side="right")) - 1
+        return done[max(k, 0)] + t - starts[max(k, 0)]
+
+    return clock
+
+
 def summarize(run_dir: str | Path, eval_report: str | Path | None = None) -> dict:
     run = Path(run_dir)
     learner = _rows(run / "metrics.jsonl")
     episodes = [r for r in _rows(run / "actor" / "metrics.jsonl") if r["kind"].startswith("episode_")]
     if not learner and not episodes:
         raise FileNotFoundError(f"{run}: no metrics.jsonl (learner) or actor/metrics.jsonl: not an RL run directory")
-    t0 = min(r["time"] for r in learner + episodes)
+    clock = training_clock(learner, episodes)
     train = [e for e in episodes if e["kind"] == "episode_train"]
     evals = [e for e in episodes if e["kind"] == "episode_eval"]
     steps = np.cumsum([e["steps"] for e in episodes]) if episodes else np.zeros(0)
@@ -34,13 +51,14 @@ def summarize(run_dir: str | Path, eval_report: str | Path | None = None) -> dic
     for i in range(0, len(evals)):
         block = evals[i:i + 5]
         if len(block) == 5 and all(e["success"] for e in block):
-            first_solved = {"wall_s": block[-1]["time"] - t0, "env_steps": env_steps[id(block[-1])]}
+            first_solved = {"wall_s": clock(block[-1]["time"]), "env_steps": env_steps[id(block[-1])]}
             break
     demos = next((r for r in learner if r["kind"] == "demos"), {})
     meta = next((r for r in reversed(learner) if r["kind"] == "checkpoint"), {})
     trains = [r for r in learner if r["kind"] == "train"]
     out = {
-        "run_dir": str(run), "wall_s": (max(r["time"] for r in learner + episodes) - t0),
+        "run_dir": str(run), "wall_s": clock(max(r["time"] for r in learner + episodes)),
+        "restarts": sum(r["kind"] == "resume" for r in learner),
         "env_steps": int(steps[-1]) if len(steps) else 0, "train_episodes": len(train),
         "train_successes": sum(e["success"] for e in train), "eval_episodes": len(evals),
         "eval_successes": sum(e["success"] for e in evals),
@@ -68,26 +86,26 @@ def plot(run_dir: str | Path, out_png: str | Path) -> None:
     run = Path(run_dir)
     learner = _rows(run / "metrics.jsonl")
     episodes = [r for r in _rows(run / "actor" / "metrics.jsonl") if r["kind"].startswith("episode_")]
-    t0 = min(r["time"] for r in learner + episodes)
+    clock = training_clock(learner, episodes)
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     train = [e for e in episodes if e["kind"] == "episode_train"]
     evals = [e for e in episodes if e["kind"] == "episode_eval"]
     if train:
-        t = np.array([e["time"] - t0 for e in train]) / 60
+        t = np.array([clock(e["time"]) for e in train]) / 60
         s = np.array([e["success"] for e in train], float)
         k = min(20, len(s))
         ax[0].plot(t, np.convolve(s, np.ones(k) / k, mode="full")[: len(s)], label=f"training (mean of {k})")
         iv = np.array([e["intervention_rate"] for e in train])
         ax[1].plot(t, np.convolve(iv, np.ones(k) / k, mode="full")[: len(iv)], label="intervention rate")
     if evals:
-        te = np.array([e["time"] - t0 for e in evals]) / 60
+        te = np.array([clock(e["time"]) for e in evals]) / 60
         se = np.array([e["success"] for e in evals], float)
         k = min(5, len(se))
         ax[0].plot(te, np.convolve(se, np.ones(k) / k, mode="full")[: len(se)], "o-", ms=3,
                    label=f"evaluation (mean of {k}, no noise)")
-    ax[0].set(xlabel="wall time (min)", ylabel="success", ylim=(-0.05, 1.05), title="success")
+    ax[0].set(xlabel="training wall time (min)", ylabel="success", ylim=(-0.05, 1.05), title="success")
     ax[0].legend()
-    ax[1].set(xlabel="wall time (min)", ylabel="fraction of steps", title="interventions")
+    ax[1].set(xlabel="training wall time (min)", ylabel="fraction of steps", title="interventions")
     ax[1].legend()
     tr = [r for r in learner if r["kind"] == "train"]
     if tr:
