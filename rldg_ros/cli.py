@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rldg_ros.vla.evaluate import add_parser as add_eval
 
     add_eval(sub)
+    from rldg_ros.vla.diagnose import add_parser as add_diagnose
+
+    add_diagnose(sub)
 
     from rldg_ros.experiment.cli import add_parsers as add_experiment
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from rldg_ros import config_path
 from rldg_ros.executables import NODES, PLANNED
+from rldg_ros.spec import COLLECT_FIRST_SEED, EVAL_FIRST_SEED
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ GRAPHS: dict[str, GraphSpec] = {
              ArgSpec("evaluate", "false", "run seeded episodes (reset, ground-truth success or time limit) and stop "
                      "after episodes:=N", ("true", "false")),
              ArgSpec("episodes", "20", "evaluate:=true: number of episodes"),
-             ArgSpec("first_seed", "100000", "evaluate:=true: seed of the first episode (then +1)"),
+             ArgSpec("first_seed", str(EVAL_FIRST_SEED), "evaluate:=true: seed of the first episode (then +1)"),
              ArgSpec("report", "", "evaluate:=true: write the episodes as JSON here")),
             (
                 NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
@@ -229,7 +230,8 @@ GRAPHS: dict[str, GraphSpec] = {
              ArgSpec("episodes", "20", "number of episodes"),
              ArgSpec("successes", "0", "scripted policies: stop once this many succeeded (0: run all `episodes`)"),
              ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
-             ArgSpec("first_seed", "1000", "seed of the first episode (then +1); evaluation uses 100000 and up"),
+             ArgSpec("first_seed", str(COLLECT_FIRST_SEED), "seed of the first episode (then +1); evaluation uses "
+                     f"{EVAL_FIRST_SEED} and up"),
              ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
             (
                 *(NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,

@@ -63,7 +63,7 @@ def test_lora_trains_only_adapters_and_save_load_merge_agree(runs):
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     # actions: 7 tokens from the action range, un-normalized into [-1, 1]
     state = np.zeros(merged.cfg.proprio_dim)
-    tokens = merged.predict_tokens(img, "insert the plug 0", state)
+    tokens, probs = merged.predict_tokens(img, "insert the plug 0", state)
     assert tokens.shape == (7,) and np.all(merged.actions.is_action_token(tokens))
     act = merged.act({"image": img, "state": state}, "insert the plug 0")
     assert act.shape == (7,) and np.all(np.abs(act) <= 1.0)

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rldg_ros import spec
 from rldg_ros.data.tfrecord import TFRecordWriter, decode_example, encode_example, read_records
 
 STEP_KEYS = ("observation/image", "observation/state", "action", "reward", "discount", "is_first", "is_last",
              "is_terminal", "language_instruction")
 META_KEYS = ("file_path", "task", "episode_id", "success", "intervention_fraction")
-ACTION_DIM = 7
+ACTION_DIM = spec.ACTION_DIM
 
 
 def encode_jpeg(img: np.ndarray, quality: int = 95) -> bytes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rldg_ros.config import ConfigError, load_config, param
+from rldg_ros.spec import COLLECT_FIRST_SEED
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 NODE = "rldg_experiment"
@@ -35,7 +36,8 @@ class ExperimentConfig:
                                   "dropped)")
     collect_max_attempts: float = param(3.0, min=1.0, help="human-like demonstrator: record until `episodes` "
                                         "succeeded, at most this many times `episodes` attempts")
-    collect_first_seed: int = param(1000, min=0, help="seeds of the collected episodes (evaluation: 100000 and up)")
+    collect_first_seed: int = param(COLLECT_FIRST_SEED, min=0, help="seeds of the collected episodes (evaluation: "
+                                    "100000 and up)")
     relabel: bool = param(True, help="also build human states + RL actions (the paper's Fig 9)")
     # generalists
     models: list[str] = param(["octo", "openvla"], help="generalist families (octo-style-tiny, openvla-style-tiny)")

@@ -31,8 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rldg_ros.experiment.config import SOURCES, ExperimentConfig, slug
-
-EVAL_FIRST_SEED = 100_000
+from rldg_ros.spec import EVAL_FIRST_SEED
 
 
 def _rldg() -> str:

@@ -72,10 +72,12 @@ class MlpProbe:
         return np.clip(a, -1.0, 1.0)
 
 
-def evaluate_probe(probe: MlpProbe, task: str, episodes: int, first_seed: int = 100_000) -> dict:
+def evaluate_probe(probe: MlpProbe, task: str, episodes: int, first_seed: int | None = None) -> dict:
     from rldg_ros.sim.env import CellConfig, make_env
     from rldg_ros.sim.rollout import EpisodeResult, summarize
+    from rldg_ros.spec import EVAL_FIRST_SEED
 
+    first_seed = EVAL_FIRST_SEED if first_seed is None else first_seed
     env = make_env(task, CellConfig(wrist_camera=False))
     results = []
     try:

@@ -24,13 +24,14 @@ from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import action_to_array, twist_to_array
 from rldg_ros.qos import RELIABLE_10
 from rldg_ros.sim.geometry import quat_to_mat
+from rldg_ros.spec import CONTROL_HZ
 
 
 @dataclass
 class InterventionMuxConfig:
     input: str = param("spacemouse", choices=("spacemouse", "keyboard", "expert", "human_like", "none"),
                        help="which human/scripted source may intervene")
-    control_hz: float = param(10.0, min=1.0, max=100.0, help="output rate when no policy action drives it")
+    control_hz: float = param(CONTROL_HZ, min=1.0, max=100.0, help="output rate when no policy action drives it")
     mux: MuxConfig = field(default_factory=MuxConfig)
     input_map: InputMapConfig = field(default_factory=InputMapConfig)
 

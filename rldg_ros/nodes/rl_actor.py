@@ -49,8 +49,9 @@ from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP, SENSOR
 from rldg_ros.rl.agent import AgentConfig
 from rldg_ros.rl.transport import BlobAssembler, Outbox
+from rldg_ros.spec import EVAL_FIRST_SEED
 
-EVAL_SEED = 100_000
+EVAL_SEED = EVAL_FIRST_SEED
 
 
 @dataclass

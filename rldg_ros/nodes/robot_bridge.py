@@ -33,6 +33,7 @@ from rldg_ros.nodes.convert import action_to_array, camera_info, image_msg, robo
 from rldg_ros.qos import RELIABLE_10, SENSOR
 from rldg_ros.safety import CommandRefused, SafetyConfig, Watchdog, check_action, clip_to_workspace, limit_step
 from rldg_ros.sim.geometry import quat_from_axis_angle, quat_mul, quat_to_mat
+from rldg_ros.spec import CONTROL_HZ
 
 
 @dataclass
@@ -51,7 +52,7 @@ class FrankaTopics:
 class RobotBridgeConfig:
     backend: str = param("sim", choices=("sim", "franka_ros2"), help="robot backend")
     task: str = param("connector_insertion/usb", help="sim task id")
-    control_hz: float = param(10.0, min=1.0, max=100.0, help="command/state rate (Hz)")
+    control_hz: float = param(CONTROL_HZ, min=1.0, max=100.0, help="command/state rate (Hz)")
     realtime: bool = param(True, help="sim: step in real time; false: as fast as possible with /clock")
     lockstep: bool = param(False, help="sim with realtime false: wait for each step's command (up to "
                            "lockstep_timeout) before stepping, so a slow policy sees every step")

@@ -25,6 +25,7 @@ from rldg_ros import topics
 from rldg_ros.config import param
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.qos import RELIABLE_10
+from rldg_ros.spec import CONTROL_HZ
 
 
 @dataclass
@@ -36,7 +37,7 @@ class TeleopEpisodesConfig:
     successes: int = param(0, min=0, help="also stop once this many episodes succeeded (0: no limit): N successful "
                            "demonstrations, with `episodes` as the cap on attempts")
     time_limit_s: float = param(0.0, min=0.0, help="episode time limit (0: the sim task's own limit, else 60 s)")
-    control_hz: float = param(10.0, min=1.0, max=100.0, help="robot_bridge's rate: converts the limit to steps")
+    control_hz: float = param(CONTROL_HZ, min=1.0, max=100.0, help="robot_bridge's rate: converts the limit to steps")
     instruction: str = param("", help="language instruction (empty: the task's default)")
     end_on_ground_truth: bool = param(True, help="sim: end an episode when rldg/sim/success turns true")
     auto_start: bool = param(False, help="start the next episode without an operator command")

@@ -22,8 +22,7 @@ import numpy as np
 from rldg_ros.reward.data import PHASES, CollectProtocol, collect_sim
 from rldg_ros.reward.model import SuccessClassifier, SuccessLatch
 from rldg_ros.reward.train import pr_at
-
-EVAL_SEED = 100_000
+from rldg_ros.spec import EVAL_FIRST_SEED as EVAL_SEED
 
 
 def episode_terminations(probs: np.ndarray, labels: np.ndarray, k: int, threshold: float) -> tuple[bool, bool]:

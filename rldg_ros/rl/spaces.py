@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rldg_ros import spec
 from rldg_ros.config import param
 
 LAYOUTS: dict[str, tuple[int, ...]] = {
@@ -25,7 +26,7 @@ LAYOUTS: dict[str, tuple[int, ...]] = {
     "pose": (0, 1, 2, 3, 4, 5),
 }
 OBS_MODES = ("pixels", "state", "privileged")
-STATE_DIM = 20  # rldg_ros.sim.env.STATE_NAMES
+STATE_DIM = spec.STATE_DIM
 
 
 @dataclass

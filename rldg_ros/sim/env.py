@@ -21,6 +21,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from rldg_ros import spec
 from rldg_ros.config import param
 from rldg_ros.sim.assets import panda_xml
 from rldg_ros.sim.controller import CartesianImpedance, ImpedanceConfig, _as_slice
@@ -30,15 +31,13 @@ from rldg_ros.sim.tasks.base import DOWN, Start, Task
 ARM_JOINTS = [f"joint{i}" for i in range(1, 8)]
 WRIST_CAMERA = "wrist_rgb"
 READY_Q = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 1.9, np.pi / 4])
-STATE_NAMES = (["tcp_x", "tcp_y", "tcp_z", "tcp_qw", "tcp_qx", "tcp_qy", "tcp_qz"]
-               + [f"tcp_{k}" for k in ("vx", "vy", "vz", "wx", "wy", "wz")]
-               + [f"ext_{k}" for k in ("fx", "fy", "fz", "tx", "ty", "tz")] + ["gripper_width"])
+STATE_NAMES = list(spec.STATE_NAMES)
 
 
 @dataclass
 class CellConfig:
     physics_dt: float = param(0.001, min=0.0005, max=0.002, help="physics step = controller period (s)")
-    control_hz: float = param(10.0, min=1.0, max=100.0, help="policy rate (Hz)")
+    control_hz: float = param(spec.CONTROL_HZ, min=1.0, max=100.0, help="policy rate (Hz)")
     image_size: int = param(128, min=32, max=512, help="camera images are square, this many pixels")
     wrist_camera: bool = param(True, help="render the wrist camera")
     front_camera: bool = param(False, help="render the front camera too")

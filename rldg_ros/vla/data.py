@@ -27,6 +27,17 @@ def resize(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images])
 
 
+def random_shift(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
+    """DrQ-style random shift of (B, W, S, S, 3) windows: edge-pad by ``pad`` and crop back at a random offset, the
+    same offset for every frame of a window (the camera does not jump between steps)."""
+    b, w, s = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    out = np.empty_like(images)
+    for i, (dy, dx) in enumerate(rng.integers(0, 2 * pad + 1, (b, 2))):
+        out[i] = padded[i, :, dy:dy + s, dx:dx + s]
+    return out
+
+
 @dataclass
 class EpisodeData:
     images: np.ndarray  # (T, S, S, 3) uint8
@@ -88,7 +99,7 @@ def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float
 
 class WindowSampler:
     def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
-                 text_fn, seed: int = 0, state_norm: Normalizer | None = None) -> None:
+                 text_fn, seed: int = 0, state_norm: Normalizer | None = None, augment: int = 0) -> None:
         if not episodes:
             raise ValueError("no episodes to sample from")
         self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
@@ -98,6 +109,7 @@ class WindowSampler:
             np.clip(state_norm.normalize(e.states), -5.0, 5.0).astype(np.float32) for e in episodes]
         self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
         self.rng = np.random.default_rng(seed)
+        self.augment = int(augment)  # random-shift augmentation (pixels), training batches only
 
     def __len__(self) -> int:
         return len(self.index)
@@ -122,7 +134,10 @@ class WindowSampler:
     def batch(self, n: int) -> dict[str, np.ndarray]:
         rows = self.index[self.rng.integers(0, len(self.index), n)]
         items = [self.item(i, t) for i, t in rows]
-        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+        out = {k: np.stack([it[k] for it in items]) for k in items[0]}
+        if self.augment:
+            out["image"] = random_shift(out["image"], self.augment, self.rng)
+        return out
 
     def all_batches(self, n: int):
         """Every window once, in order (validation)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.sim.rollout import EpisodeResult, summarize
+from rldg_ros.spec import CONTROL_HZ, EVAL_FIRST_SEED
 
 SCRIPTED = ("expert", "human_like")
 
@@ -43,11 +44,18 @@ class _Generalist:
     """octo/openvla loaded and executed as the vla_policy node does by default (temporal ensembling of the chunks,
     uniform weights; deterministic octo sampling)."""
 
-    def __init__(self, kind: str, path: str) -> None:
+    def __init__(self, kind: str, path: str, execution: dict | None = None) -> None:
         from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, make_policy
 
+        ex = execution or {}
         self.policy, _ = make_policy(kind, path)
-        self.chunks = ChunkExecutor(*CHUNK_DEFAULTS)
+        if ex.get("sample_steps") and hasattr(self.policy, "sample_steps"):
+            self.policy.sample_steps = int(ex["sample_steps"])
+        if ex.get("decode") and hasattr(self.policy, "cfg") and hasattr(self.policy.cfg, "decode"):
+            self.policy.cfg.decode = ex["decode"]
+        mode, n, decay = CHUNK_DEFAULTS
+        self.chunks = ChunkExecutor(ex.get("chunk_mode", mode), int(ex.get("execute_steps", n)),
+                                    float(ex.get("decay", decay)))
 
     def reset(self) -> None:
         self.policy.reset()
@@ -59,8 +67,10 @@ class _Generalist:
         return self.chunks.next()
 
 
-def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = 100000,
-                       progress: bool = False) -> dict:
+def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = EVAL_FIRST_SEED,
+                       progress: bool = False, execution: dict | None = None) -> dict:
+    """``execution``: overrides of how a generalist's chunks are executed (``chunk_mode``, ``execute_steps``,
+    ``decay``), octo's ``sample_steps`` and openvla's ``decode``; the serving defaults otherwise."""
     from tqdm import tqdm
 
     from rldg_ros.sim.env import CellConfig, make_env
@@ -68,7 +78,7 @@ def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = 10
 
     kind, path = parse_policy(spec)
     env = make_env(task, CellConfig(wrist_camera=kind not in SCRIPTED))
-    gen = _Generalist(kind, path) if kind in ("octo", "openvla") else None
+    gen = _Generalist(kind, path, execution) if kind in ("octo", "openvla") else None
     rl = None
     if kind == "rl":
         from rldg_ros.rl.policy import RLPolicy
@@ -101,7 +111,8 @@ def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = 10
     return out
 
 
-def evaluate_graph(spec: str, task: str, episodes: int, first_seed: int = 100000, timeout_s: float = 3600) -> dict:
+def evaluate_graph(spec: str, task: str, episodes: int, first_seed: int = EVAL_FIRST_SEED,
+                   timeout_s: float = 3600) -> dict:
     kind, path = parse_policy(spec)
     rldg = str(Path(sys.executable).parent / "rldg")
     with tempfile.TemporaryDirectory() as d:
@@ -123,7 +134,8 @@ def evaluate_graph(spec: str, task: str, episodes: int, first_seed: int = 100000
         data = json.loads(report.read_text())
     eps = data["episodes"]
     if kind == "rl":  # eval_rl's report: its own episode rows
-        results = [EpisodeResult(int(e.get("seed", -1)), bool(e["success"]), int(e["steps"]), e["steps"] / 10.0, 0.0)
+        results = [EpisodeResult(int(e.get("seed", -1)), bool(e["success"]), int(e["steps"]), e["steps"] / CONTROL_HZ,
+                                 0.0)
                    for e in eps]
     else:
         results = [EpisodeResult(e["seed"], e["success"], e["steps"], e["cycle_time_s"], 0.0) for e in eps]
@@ -132,7 +144,7 @@ def evaluate_graph(spec: str, task: str, episodes: int, first_seed: int = 100000
     return res
 
 
-def evaluate(spec: str, tasks: list[str], episodes: int, first_seed: int = 100000, in_process: bool = False,
+def evaluate(spec: str, tasks: list[str], episodes: int, first_seed: int = EVAL_FIRST_SEED, in_process: bool = False,
              progress: bool = True) -> dict:
     rows = []
     for task in tasks:
@@ -150,7 +162,7 @@ def add_parser(sub) -> None:
     s.add_argument("--task", required=True, help="task id(s), comma-separated (e.g. connector_insertion/usb,"
                    "connector_insertion/type_c)")
     s.add_argument("--episodes", type=int, default=20)
-    s.add_argument("--first-seed", type=int, default=100000, help="held-out seeds start here")
+    s.add_argument("--first-seed", type=int, default=EVAL_FIRST_SEED, help="held-out seeds start here")
     s.add_argument("--in-process", action="store_true", help="run the cell directly instead of the ROS graph")
     s.add_argument("--json", default=None, help="write the results here")
     s.set_defaults(func=_cmd)

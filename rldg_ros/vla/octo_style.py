@@ -54,6 +54,7 @@ class OctoConfig:
     head_blocks: int = 3
     max_action: float = 5.0  # normalized actions are clipped to +-this (Octo's convention)
     proprio_dim: int = 0  # > 0: a proprio token per step (normalized robot state; Octo's optional proprio input)
+    action_norm: str = "normal"  # "normal" (mean/std, Octo's default) or "bounds_q99" (OpenVLA's q01/q99 clip)
 
     @classmethod
     def from_dict(cls, d: dict) -> OctoConfig:
@@ -237,15 +238,16 @@ class OctoModel:
         m = jnp.repeat(batch["action_pad"], c.action_dim, axis=1).astype(jnp.float32)
         return jnp.sum(m * (pred - eps) ** 2) / jnp.maximum(jnp.sum(m), 1.0)
 
-    def sample(self, batch, rng, deterministic: bool = False) -> np.ndarray:
+    def sample(self, batch, rng, deterministic: bool = False, steps: int | None = None) -> np.ndarray:
         """Normalized action chunks (B, H, A): ancestral DDPM sampling, or (``deterministic``) DDIM with eta 0 from
-        the noise's mean, the chunk the model finds most likely (as an RL policy is evaluated without noise)."""
+        the noise's mean, the chunk the model finds most likely (as an RL policy is evaluated without noise), on
+        ``steps`` evenly spaced noise levels of the training schedule (default: all of them)."""
         import jax
         import jax.numpy as jnp
 
         c = self.cfg
         if deterministic:
-            return self._sample_ddim(batch)
+            return self._sample_ddim(batch, steps)
         if self._sample_fn is None:
             al, ab, be = (jnp.asarray(self.sched[k]) for k in ("alphas", "alpha_bar", "betas"))
 
@@ -275,31 +277,37 @@ class OctoModel:
             self._sample_fn = jax.jit(run)
         return np.asarray(self._sample_fn(self.params, batch, rng))
 
-    def _sample_ddim(self, batch) -> np.ndarray:
+    def _sample_ddim(self, batch, steps: int | None = None) -> np.ndarray:
         import jax
         import jax.numpy as jnp
 
         c = self.cfg
-        if getattr(self, "_ddim_fn", None) is None:
+        n = int(np.clip(steps or c.diffusion_steps, 1, c.diffusion_steps))
+        fns = self.__dict__.setdefault("_ddim_fns", {})
+        if n not in fns:
             ab = jnp.asarray(self.sched["alpha_bar"])
+            # noise levels visited, noisiest first, and the level each one steps to (-1: the clean chunk)
+            ks = np.unique(np.round(np.linspace(0, c.diffusion_steps - 1, n)).astype(int))[::-1]
+            prev = np.r_[ks[1:], -1]
 
             def run(params, batch):
                 cond = self.module.apply({"params": params}, batch, method="embed")
                 b = cond.shape[0]
                 x = jnp.zeros((b, c.horizon * c.action_dim))
 
-                def step(x, k):
+                def step(x, kk):
+                    k, kp = kk[0], kk[1]
                     eps = self.module.apply({"params": params}, cond, x, jnp.full((b,), k), method="denoise")
                     x0 = jnp.clip((x - jnp.sqrt(1 - ab[k]) * eps) / jnp.sqrt(ab[k]), -c.max_action, c.max_action)
-                    ab_prev = jnp.where(k > 0, ab[jnp.maximum(k - 1, 0)], 1.0)
+                    ab_prev = jnp.where(kp >= 0, ab[jnp.maximum(kp, 0)], 1.0)
                     eps = (x - jnp.sqrt(ab[k]) * x0) / jnp.sqrt(1 - ab[k])
                     return jnp.sqrt(ab_prev) * x0 + jnp.sqrt(1 - ab_prev) * eps, None
 
-                x, _ = jax.lax.scan(step, x, jnp.arange(c.diffusion_steps - 1, -1, -1))
+                x, _ = jax.lax.scan(step, x, jnp.asarray(np.stack([ks, prev], 1)))
                 return jnp.clip(x, -c.max_action, c.max_action).reshape((b, c.horizon, c.action_dim))
 
-            self._ddim_fn = jax.jit(run)
-        return np.asarray(self._ddim_fn(self.params, batch))
+            fns[n] = jax.jit(run)
+        return np.asarray(fns[n](self.params, batch))
 
 
 def example_batch(cfg: OctoConfig, b: int = 1) -> dict[str, np.ndarray]:

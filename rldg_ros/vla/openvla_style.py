@@ -53,7 +53,10 @@ class VLAConfig:
     text_vocab: int = 400  # BPE vocabulary trained on the instructions (before the 256 action tokens)
     n_bins: int = 256
     max_length: int = 256
-    proprio_dim: int = 0  # > 0: the robot state, binned like the actions, as tokens after the prompt
+    proprio_dim: int = 0  # > 0: the robot state is an input (after the prompt), as ``proprio_mode`` says
+    proprio_mode: str = "tokens"  # "tokens": binned like the actions, one token per dimension; "projector": one
+    #                               input embedding from an MLP on the q01/q99-normalized state (OpenVLA-OFT's)
+    decode: str = "argmax"  # action tokens: "argmax" over the action tokens, or "mean": the expected bin centre
 
 
 def build_tokenizer(corpus: list[str], cfg: VLAConfig):
@@ -123,17 +126,43 @@ class VLA:
         self.meta = meta or {}
         self.name = NAME + (" (+proprio)" if cfg.proprio_dim else "")
         self.state_norm: Normalizer | None = None  # set with proprio_dim (from the dataset statistics)
+        self.projector = None
+        if cfg.proprio_dim and cfg.proprio_mode == "projector":
+            import torch
 
-    def state_tokens(self, state) -> list[int]:
-        """The robot state as proprio tokens (q01/q99 bounds -> the action bins); [] without proprio."""
-        if not self.cfg.proprio_dim:
-            return []
+            self.projector = torch.nn.Sequential(torch.nn.Linear(cfg.proprio_dim, cfg.text_hidden), torch.nn.GELU(),
+                                                 torch.nn.Linear(cfg.text_hidden, cfg.text_hidden))
+
+    def _norm_state(self, state) -> np.ndarray:
         st = np.asarray(state, np.float64).ravel()
         if st.shape != (self.cfg.proprio_dim,) or not np.all(np.isfinite(st)):
             raise ValueError(f"{self.name}: needs a finite {self.cfg.proprio_dim}-D robot state, got shape {st.shape}")
         if self.state_norm is None:
             raise ValueError(f"{self.name}: no proprio statistics loaded")
-        return self.actions.encode(np.clip(self.state_norm.normalize(st[None])[0], -1.0, 1.0)).tolist()
+        return np.clip(self.state_norm.normalize(st[None])[0], -1.0, 1.0)
+
+    def state_tokens(self, state) -> list[int]:
+        """The robot state as proprio tokens (q01/q99 bounds -> the action bins); [] without proprio."""
+        if not self.cfg.proprio_dim:
+            return []
+        if self.projector is not None:  # one placeholder position; its embedding comes from the projector
+            self._norm_state(state)
+            return [self.tokenizer.pad_token_id]
+        return self.actions.encode(self._norm_state(state)).tolist()
+
+    def forward(self, batch: dict, **kw):
+        """The model on a batch from ``training_batch`` (the proprio embedding put in place with the projector)."""
+        b = dict(batch)
+        prop, at = b.pop("proprio", None), b.pop("proprio_at", None)
+        if self.projector is None or prop is None:
+            return self.model(**b, **kw)
+        import torch
+
+        ids = b.pop("input_ids")
+        emb = self.model.get_input_embeddings()(ids)
+        emb = emb.clone()
+        emb[torch.arange(len(ids)), at] = self.projector(prop).to(emb.dtype)
+        return self.model(inputs_embeds=emb, **b, **kw)
 
     # -- batches ---------------------------------------------------------------------------------------------------
     def prompt_ids(self, images: list[np.ndarray], instructions: list[str], rng=None):
@@ -147,7 +176,7 @@ class VLA:
         """Prompt (+ proprio tokens) + 7 action tokens + </s>, right-padded; labels only on the action tokens."""
         import torch
 
-        rows, pix = [], []
+        rows, pix, props = [], [], []
         states = [None] * len(images) if states is None else states
         for im, ins, a, st in zip(images, instructions, norm_actions, states, strict=True):
             enc = self.prompt_ids([im], [ins], rng)
@@ -155,6 +184,8 @@ class VLA:
             act = self.actions.encode(a).tolist()
             rows.append((ids + act + [self.tokenizer.eos_token_id], len(ids)))
             pix.append(enc["pixel_values"][0])
+            if self.projector is not None:
+                props.append(self._norm_state(st))
         n = max(len(r) for r, _ in rows)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(rows), n), pad, dtype=torch.long)
@@ -164,39 +195,55 @@ class VLA:
             input_ids[k, :len(r)] = torch.tensor(r)
             attn[k, :len(r)] = 1
             labels[k, p:p + 7] = torch.tensor(r[p:p + 7])  # the action tokens
-        return {"input_ids": input_ids, "attention_mask": attn, "pixel_values": torch.stack(pix), "labels": labels}
+        out = {"input_ids": input_ids, "attention_mask": attn, "pixel_values": torch.stack(pix), "labels": labels}
+        if self.projector is not None:
+            out["proprio"] = torch.tensor(np.stack(props), dtype=torch.float32)
+            out["proprio_at"] = torch.tensor([p - 1 for _, p in rows])  # the placeholder just before the actions
+        return out
 
     # -- inference -------------------------------------------------------------------------------------------------
-    def predict_tokens(self, image: np.ndarray, instruction: str, state=None):
-        """Greedy decoding of 7 tokens, restricted to the action tokens."""
+    def predict_tokens(self, image: np.ndarray, instruction: str, state=None, constrained: bool = True):
+        """Greedy decoding of 7 tokens, restricted to the action tokens (``constrained``) or over the whole
+        vocabulary; -> (token ids (7,), the action-token probabilities (7, n_bins - 1))."""
         import torch
 
         enc = self.prompt_ids([image], [instruction], None)
         ids, attn, pix = enc["input_ids"], enc["attention_mask"], enc["pixel_values"]
+        first = {"pixel_values": pix}
         if self.cfg.proprio_dim:
             extra = torch.tensor([self.state_tokens(state)], dtype=ids.dtype)
             ids = torch.cat([ids, extra], dim=1)
             attn = torch.cat([attn, torch.ones_like(extra, dtype=attn.dtype)], dim=1)
+            if self.projector is not None:
+                first.update(proprio=torch.tensor(self._norm_state(state)[None], dtype=torch.float32),
+                             proprio_at=torch.tensor([ids.shape[1] - 1]))
         lo = self.actions.first_id
-        out = []
+        out, probs = [], []
         past = None
         self.model.eval()
+        if self.projector is not None:
+            self.projector.eval()
         with torch.no_grad():
-            step_ids = ids
-            for _ in range(7):
-                res = self.model(input_ids=step_ids, attention_mask=attn, pixel_values=pix if past is None else None,
-                                 past_key_values=past, use_cache=True)
+            res = self.forward({"input_ids": ids, "attention_mask": attn, **first}, use_cache=True)
+            for i in range(7):
                 past = res.past_key_values
                 logits = res.logits[0, -1]
-                nxt = int(torch.argmax(logits[lo:])) + lo
+                p = torch.softmax(logits[lo:].float(), -1)
+                probs.append(p.numpy())
+                nxt = (int(torch.argmax(p)) + lo) if constrained else int(torch.argmax(logits))
                 out.append(nxt)
-                step_ids = torch.tensor([[nxt]])
                 attn = torch.cat([attn, torch.ones((1, 1), dtype=attn.dtype)], dim=1)
-        return np.array(out)
+                if i < 6:
+                    res = self.model(input_ids=torch.tensor([[nxt]]), attention_mask=attn, past_key_values=past,
+                                     use_cache=True)
+        return np.array(out), np.stack(probs)
 
     def predict_normalized(self, observation: dict, instruction: str) -> np.ndarray:
-        return self.actions.decode(self.predict_tokens(observation["image"], instruction,
-                                                       observation.get("state")))
+        ids, probs = self.predict_tokens(observation["image"], instruction, observation.get("state"))
+        if self.cfg.decode == "mean":  # the expected bin centre under the action-token distribution
+            centers = self.actions.decode(np.arange(self.actions.first_id, self.actions.vocab_size))
+            return (probs @ centers).astype(np.float32)
+        return self.actions.decode(ids)
 
     def act(self, observation: dict, instruction: str) -> np.ndarray:
         from rldg_ros.vla.serving import check_image
@@ -220,6 +267,10 @@ class VLA:
         else:
             self.model.save_pretrained(out / "model")
         self.processor.save_pretrained(out / "processor")
+        if self.projector is not None:
+            import torch
+
+            torch.save(self.projector.state_dict(), out / "proprio_projector.pt")
         (out / "dataset_statistics.json").write_text(json.dumps(stats, indent=1))
         meta = {"format": FORMAT, "name": NAME, "vla": asdict(self.cfg), "lora": is_peft,
                 "action_token_ids": [self.actions.first_id, self.actions.vocab_size - 1],
@@ -266,6 +317,10 @@ def load(path: str | Path, trainable_lora: bool = False) -> VLA:
     vla = VLA(model, processor, norm, cfg, meta)
     if cfg.proprio_dim:
         vla.state_norm = Normalizer.from_stats(stats, "proprio", mode="bounds_q99")
+    if vla.projector is not None:
+        import torch
+
+        vla.projector.load_state_dict(torch.load(p / "proprio_projector.pt", weights_only=True))
     return vla
 
 

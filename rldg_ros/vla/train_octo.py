@@ -33,6 +33,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 25
     proprio: bool = True  # from scratch: give the model the robot state as a proprio token (fine-tuning: the base's)
+    augment: int = 0  # > 0: random shifts of up to this many pixels of the model's image (one shift per window)
 
 
 def _optimizer(cfg: TrainConfig):
@@ -68,7 +69,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         mcfg.proprio_dim = int(train_eps[0].states.shape[1]) if cfg.proprio else 0
         model = octo.OctoModel.init(mcfg, cfg.seed)
     stats = merged_statistics(data, train_eps)
-    norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
+    norm = Normalizer.from_stats(stats, "action", mode=mcfg.action_norm, skip=GRIPPER)
     state_norm = None
     if mcfg.proprio_dim:
         if train_eps[0].states.shape[1] != mcfg.proprio_dim:
@@ -79,7 +80,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     def text_fn(s):
         return octo.tokenize(s, mcfg.vocab, mcfg.max_text)
 
-    sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm)
+    sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm,
+                            augment=cfg.augment)
     val_sampler = (WindowSampler(val_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm)
                    if val_eps else None)
 
@@ -158,13 +160,15 @@ class OctoPolicy:
     """``octo-style-tiny`` behind the common policy interface: keeps the observation window, samples a chunk,
     returns it un-normalized (``act`` -> (H, 7))."""
 
-    def __init__(self, checkpoint: str | Path, seed: int = 0, deterministic: bool = True) -> None:
+    def __init__(self, checkpoint: str | Path, seed: int = 0, deterministic: bool = True,
+                 sample_steps: int | None = None) -> None:
         import jax
 
         self.deterministic = deterministic  # DDIM from the noise's mean (default) or stochastic DDPM samples
+        self.sample_steps = sample_steps  # DDIM: noise levels visited (default: every training level)
         self.model, stats = octo.load(checkpoint)
         self.cfg = self.model.cfg
-        self.norm = Normalizer.from_stats(stats, "action", mode="normal", skip=GRIPPER)
+        self.norm = Normalizer.from_stats(stats, "action", mode=self.cfg.action_norm, skip=GRIPPER)
         self.state_norm = Normalizer.from_stats(stats, "proprio", mode="normal") if self.cfg.proprio_dim else None
         self.name = octo.NAME + (" (+proprio)" if self.cfg.proprio_dim else "")
         self.rng = jax.random.PRNGKey(seed)
@@ -201,7 +205,7 @@ class OctoPolicy:
             prop[W - len(self.states):] = np.stack(self.states)
             batch["proprio"] = prop[None]
         self.rng, k = jax.random.split(self.rng)
-        chunk = self.model.sample(batch, k, deterministic=self.deterministic)[0]
+        chunk = self.model.sample(batch, k, deterministic=self.deterministic, steps=self.sample_steps)[0]
         if not np.all(np.isfinite(chunk)):
             raise ValueError(f"{self.name}: the model produced NaN/inf actions")
         return np.clip(self.norm.unnormalize(chunk), -1.0, 1.0)

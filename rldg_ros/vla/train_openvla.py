@@ -32,7 +32,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 25
     threads: int = 2
-    proprio: bool = True  # from scratch: the robot state as proprio tokens (fine-tuning: as the base has it)
+    proprio: bool = True  # from scratch: the robot state as an input (fine-tuning: as the base has it)
+    proprio_mode: str = "tokens"  # from scratch: "tokens" (binned) or "projector" (an MLP to one input embedding)
 
 
 def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None = None, *,
@@ -63,6 +64,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     else:
         vcfg = vla_cfg or ov.VLAConfig()
         vcfg.proprio_dim = int(train_eps[0].states.shape[1]) if cfg.proprio else 0
+        vcfg.proprio_mode = cfg.proprio_mode
         tok = ov.build_tokenizer(sorted({e.instruction for e in train_eps + val_eps}), vcfg)
         model, processor = ov.build_model(vcfg, tok, cfg.seed)
         vla = ov.VLA(model, processor, norm, vcfg)
@@ -75,6 +77,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     base_path = str(base) if base else vla.meta.get("base")
     lr = cfg.lr or (5e-4 if is_lora else 1e-3)
     params = [p for p in vla.model.parameters() if p.requires_grad]
+    if vla.projector is not None:  # the proprio projector always trains (as OpenVLA-OFT's, next to LoRA)
+        params += list(vla.projector.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if is_lora else 0.01)
     step = 0
     if resuming:
@@ -103,7 +107,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         with torch.no_grad():
             for s in range(0, len(vindex), cfg.batch_size):
                 b = batch(vindex[s:s + cfg.batch_size], val_eps, val_norm, None)  # centre crops
-                res = vla.model(**b)
+                res = vla.forward(b)
                 losses.append(float(res.loss))
                 pred = res.logits[:, :-1].argmax(-1)
                 lab = b["labels"][:, 1:]
@@ -114,7 +118,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         return {"loss": float(np.mean(losses)), "token_accuracy": correct / max(total, 1)}
 
     trainable = sum(p.numel() for p in params)
-    total = sum(p.numel() for p in vla.model.parameters())
+    total = sum(p.numel() for p in vla.model.parameters()) + sum(
+        p.numel() for p in (vla.projector.parameters() if vla.projector is not None else ()))
     info = {"purpose": purpose, "base": base_path, "data": [str(d) for d in data], "train_episodes": len(train_eps),
             "val_episodes": len(val_eps), "train_config": asdict(cfg), "lr": lr, "trainable_parameters": trainable,
             "parameters": total, "trainable_fraction": trainable / total}
@@ -133,7 +138,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         opt.zero_grad()
         for _ in range(cfg.grad_accum):
             rows = index[rng.integers(0, len(index), cfg.batch_size)]
-            loss = vla.model(**batch(rows, train_eps, norm_actions, rng)).loss / cfg.grad_accum
+            loss = vla.forward(batch(rows, train_eps, norm_actions, rng)).loss / cfg.grad_accum
             loss.backward()
             losses.append(loss.item() * cfg.grad_accum)
         torch.nn.utils.clip_grad_norm_(params, 1.0)

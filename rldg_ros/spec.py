@@ -1,0 +1,28 @@
+"""The facts every stage shares, defined once: the control rate, the action and state layouts, and which episode
+seeds each stage may use. ROS-free and dependency-free (nodes, the sim, the data tools and the models import it).
+"""
+
+#: policy / command rate of the cell (Hz): RL and Octo in the paper command at 10 Hz
+CONTROL_HZ = 10.0
+
+#: the 7-D action: end-effector delta pose in the wrist frame, each in [-1, 1] (scaled by the bridge to metres /
+#: radians per step), and the gripper command (-1 open .. 1 close)
+ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
+ACTION_DIM = len(ACTION_NAMES)
+GRIPPER_DIM = 6
+
+#: the robot state: TCP position, TCP quaternion (w, x, y, z), TCP twist (base frame), external wrench at the TCP
+#: (base frame), gripper width
+STATE_NAMES = (("tcp_x", "tcp_y", "tcp_z", "tcp_qw", "tcp_qx", "tcp_qy", "tcp_qz")
+               + tuple(f"tcp_{k}" for k in ("vx", "vy", "vz", "wx", "wy", "wz"))
+               + tuple(f"ext_{k}" for k in ("fx", "fy", "fz", "tx", "ty", "tz")) + ("gripper_width",))
+STATE_DIM = len(STATE_NAMES)
+
+# -- seeds ---------------------------------------------------------------------------------------------------------
+#: data collection (RL rollouts, demonstrations) starts here by default
+COLLECT_FIRST_SEED = 1000
+#: held-out evaluation (rldg eval, the experiment, RL evaluation episodes): nothing is tuned on these, and no
+#: training or collection default reaches them
+EVAL_FIRST_SEED = 100_000
+#: closed-loop checks that choose settings (rldg diagnose) use these, never the evaluation seeds
+TUNING_FIRST_SEED = 200_000
