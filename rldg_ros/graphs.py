@@ -222,11 +222,14 @@ GRAPHS: dict[str, GraphSpec] = {
         GraphSpec(
             "collect",
             "roll out a policy for N episodes and record them (scripted demonstrators, or an RL checkpoint's "
-            "deterministic policy: the RLDG data)",
+            "policy: the RLDG data)",
             (TASK, ROBOT, CAMERA, BAG_DIR, *_RL_ARGS,
              ArgSpec("policy", "expert", "who acts: a scripted demonstrator, or rl (checkpoint:=)",
                      ("expert", "human_like", "rl")),
              ArgSpec("checkpoint", "", "policy:=rl: learner run_dir or checkpoint directory"),
+             ArgSpec("sample_actions", "true", "policy:=rl: sample actions from the specialist's policy, as HIL-SERL "
+                     "rolls it out (convert with --relabel CKPT to label each step with its mean action), or take "
+                     "its mean (a thin tube of states: clones poorly, docs/generalists.md)", ("true", "false")),
              ArgSpec("episodes", "20", "number of episodes"),
              ArgSpec("successes", "0", "scripted policies: stop once this many succeeded (0: run all `episodes`)"),
              ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
@@ -254,7 +257,8 @@ GRAPHS: dict[str, GraphSpec] = {
                          when=("policy", "rl")),
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
-                    "episodes": Arg("episodes"), "eval_first_seed": Arg("first_seed")}, when=("policy", "rl")),
+                    "sample_actions": Arg("sample_actions"), "episodes": Arg("episodes"),
+                    "eval_first_seed": Arg("first_seed")}, when=("policy", "rl")),
                 _RECORDER,
             ),
         ),

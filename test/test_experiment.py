@@ -202,3 +202,24 @@ def test_evaluation_jobs_on_worker_processes_match_in_process():
             [(e["seed"], e["success"], e["steps"]) for e in ref["episodes_detail"]]
     with pytest.raises(ValueError, match="job 2 failed"):
         run_jobs(_boom, [((2,), "a"), ((3,), "b")], 2, lambda k, r: None, "test")
+
+
+def test_rl_data_samples_the_specialist_and_is_labelled_with_its_mean_action(tmp_path):
+    """docs/generalists.md: the specialist's deterministic rollouts are a thin tube of states that clones poorly;
+    by default it is rolled out sampling its actions (as HIL-SERL does) and each step is labelled with its mean."""
+    from rldg_ros.experiment.pipeline import Experiment
+    from rldg_ros.graphs import get_graph, resolve
+
+    exp = Experiment(load_experiment_config("quick"), tmp_path / "run")
+    spec = str(exp.specialist_path(USB))
+    jobs = {name: (src, relabel) for name, src, _, relabel in exp.convert_jobs(USB, 20)}
+    assert jobs["rl_20"] == ("rl", spec) and jobs["rl_10"] == ("rl", spec) and jobs["human_20"] == ("human", "")
+    assert jobs["human_relabeled_20"] == ("human", spec)
+    exp.cfg.rl_labels = "executed"
+    assert {name: r for name, _, _, r in exp.convert_jobs(USB, 20)}["rl_20"] == ""
+    actor = next(n for n in resolve(get_graph("collect"), {"policy": "rl", "checkpoint": "x"})
+                 if n.spec.name == "rl_actor")
+    assert actor.parameters["sample_actions"] == "true" and actor.parameters["eval_only"] == "true"
+    mean = {"policy": "rl", "checkpoint": "x", "sample_actions": "false"}
+    actor = next(n for n in resolve(get_graph("collect"), mean) if n.spec.name == "rl_actor")
+    assert actor.parameters["sample_actions"] == "false"

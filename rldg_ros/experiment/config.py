@@ -38,6 +38,10 @@ class ExperimentConfig:
                                         "succeeded, at most this many times `episodes` attempts")
     collect_first_seed: int = param(COLLECT_FIRST_SEED, min=0, help="seeds of the collected episodes (evaluation: "
                                     "100000 and up)")
+    rl_rollout: str = param("sample", choices=("sample", "mean"), help="collect the specialist's rollouts sampling "
+                            "its actions (HIL-SERL's rollouts) or with its mean action")
+    rl_labels: str = param("mean", choices=("mean", "executed"), help="the RL data's action labels: the "
+                           "specialist's mean action at each recorded state (convert --relabel) or the executed one")
     relabel: bool = param(True, help="also build human states + RL actions (the paper's Fig 9)")
     # generalists
     models: list[str] = param(["octo", "openvla"], help="generalist families (octo-style-tiny, openvla-style-tiny)")

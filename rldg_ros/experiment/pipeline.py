@@ -138,6 +138,7 @@ class Experiment:
                 if policy == "rl":
                     n = math.ceil(c.episodes * c.collect_margin)
                     args["checkpoint"] = self.specialist_path(task)
+                    args["sample_actions"] = str(c.rl_rollout == "sample").lower()
                 else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
                     n = math.ceil(c.episodes * c.collect_max_attempts)
                     args["successes"] = c.episodes
@@ -181,11 +182,7 @@ class Experiment:
             if n < c.episodes:
                 self.log(f"experiment: {task}: only {n} successful episodes for one source; both use {n}")
             info[task] = {"episodes_per_source": n}
-            jobs = [(f"rl_{c.episodes}", "rl", n, ""), (f"human_{c.episodes}", "human", n, "")]
-            if c.relabel:
-                jobs.append((f"human_relabeled_{c.episodes}", "human", n, str(self.specialist_path(task))))
-            jobs += [(f"{s}_{k}", s, min(k, n), "") for k in c.scaling_episodes for s in ("rl", "human")]
-            for name, source, k, relabel in jobs:
+            for name, source, k, relabel in self.convert_jobs(task, n):
                 out = self.run / "data" / name
                 if (out / slug(task) / "1.0.0" / "dataset_info.json").exists():
                     continue
@@ -193,6 +190,18 @@ class Experiment:
                 rep = conv.run([self.run / "bags" / source / slug(task)], out, slug(task))
                 info[task][name] = {"episodes": sum(rep.episodes_written.values()), "steps": rep.steps_written}
         return {"datasets": info}
+
+    def convert_jobs(self, task: str, n: int) -> list[tuple[str, str, int, str]]:
+        """(dataset name, bag source, episodes, checkpoint whose actions label the steps or "") per dataset."""
+        c = self.cfg
+        spec = str(self.specialist_path(task))
+        rl_labels = spec if c.rl_labels == "mean" else ""  # the specialist's mean action at each recorded state
+        jobs = [(f"rl_{c.episodes}", "rl", n, rl_labels), (f"human_{c.episodes}", "human", n, "")]
+        if c.relabel:
+            jobs.append((f"human_relabeled_{c.episodes}", "human", n, spec))
+        jobs += [(f"{s}_{k}", s, min(k, n), rl_labels if s == "rl" else "") for k in c.scaling_episodes
+                 for s in ("rl", "human")]
+        return jobs
 
     def base(self, model: str) -> Path | None:
         given = self.cfg.base_octo if model == "octo" else self.cfg.base_openvla

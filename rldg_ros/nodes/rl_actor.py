@@ -63,6 +63,9 @@ class RlActorConfig:
     eval_every: int = param(10, min=0, help="run evaluation episodes after every N training episodes (0: never)")
     eval_episodes: int = param(5, min=1, help="evaluation episodes per evaluation round")
     eval_only: bool = param(False, help="only evaluation episodes (deterministic), no transitions sent")
+    sample_actions: bool = param(False, help="eval_only: sample each action from the policy (as HIL-SERL's rollouts "
+                                 "do) instead of taking its mean: data collection that covers the states around the "
+                                 "specialist's path")
     episodes: int = param(0, min=0, help="stop after this many episodes (0: no limit)")
     first_seed: int = param(0, min=-1, help="seed of the first training episode (+1 each; -1: random)")
     eval_first_seed: int = param(EVAL_SEED, min=0, help="seed of the first evaluation episode (+1 each): held-out "
@@ -223,7 +226,8 @@ class RlActor(RldgNode):
         from rldg_ros.rl.spaces import to_env_action
 
         self.rng, k = self.jax.random.split(self.rng)
-        a, g = self.agent.act(self.aparams, obs, k, deterministic=self.is_eval)
+        sample = self.cfg.eval_only and self.cfg.sample_actions  # collecting data from the policy's distribution
+        a, g = self.agent.act(self.aparams, obs, k, deterministic=self.is_eval and not sample)
         eps = self.cfg.grasp_epsilon if self.cfg.grasp_epsilon >= 0 else self.meta["agent"]["grasp_epsilon"]
         if self.meta["grasp"] and not self.is_eval and self.nrng.random() < eps:
             g = int(self.nrng.integers(0, 2))

@@ -33,7 +33,9 @@ class TrainConfig:
     log_every: int = 25
     threads: int = 2
     proprio: bool = True  # from scratch: the robot state as an input (fine-tuning: as the base has it)
-    proprio_mode: str = "tokens"  # from scratch: "tokens" (binned) or "projector" (an MLP to one input embedding)
+    # from scratch: "projector" (an MLP to one input embedding, OpenVLA-OFT's) or "tokens" (binned like the actions:
+    # R^2 < 0 on the quick profile's data, docs/generalists.md)
+    proprio_mode: str = "projector"
 
 
 def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None = None, *,
