@@ -67,9 +67,12 @@ def test_lora_trains_only_adapters_and_save_load_merge_agree(runs):
     assert tokens.shape == (7,) and np.all(merged.actions.is_action_token(tokens))
     act = merged.act({"image": img, "state": state}, "insert the plug 0")
     assert act.shape == (7,) and np.all(np.abs(act) <= 1.0)
-    # proprio: the state as tokens from the action range after the prompt; a missing state is refused
-    assert merged.cfg.proprio_dim == 20 and np.all(merged.actions.is_action_token(np.array(
-        merged.state_tokens(state))))
+    # proprio: the state as one input embedding from the projector (saved and loaded with the checkpoint), at one
+    # placeholder position after the prompt; a missing state is refused
+    assert merged.cfg.proprio_dim == 20 and merged.cfg.proprio_mode == "projector"
+    assert merged.state_tokens(state) == [merged.tokenizer.pad_token_id]
+    assert (d / "ft" / "proprio_projector.pt").exists()
+    torch.testing.assert_close(merged.projector.state_dict(), adapter.projector.state_dict())
     with pytest.raises(ValueError, match="20-D robot state"):
         merged.act({"image": img}, "x")
     with pytest.raises(FileNotFoundError, match="rldg_vla.json"):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rldg_ros.spec import EVAL_FIRST_SEED
+
 SOURCE_LABEL = {"rl": "RL data (RLDG)", "human": "human(-like) data", "human_relabeled": "human states + RL actions"}
 SOURCE_COLOR = {"rl": "#1f77b4", "human": "#ff7f0e", "human_relabeled": "#2ca02c"}
 MODEL_LABEL = {"octo": "octo-style-tiny", "openvla": "openvla-style-tiny"}
@@ -160,7 +162,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     md += [f"Run directory: `{run}`. Seen (fine-tuning) tasks: {', '.join(cfg['tasks'])}; unseen: "
            f"{', '.join(cfg['unseen_tasks'])}. Generalists: {', '.join(MODEL_LABEL[m] for m in models)} (small "
            "models built and trained here, **not** OpenVLA or Octo; same recipes: LoRA r32 / full fine-tune). "
-           f"Evaluation: {cfg['eval_episodes']} episodes per task and policy on held-out seeds (100000+), "
+           f"Evaluation: {cfg['eval_episodes']} episodes per task and policy on held-out seeds ({EVAL_FIRST_SEED}+), "
            f"{cfg['eval_mode'].replace('_', '-')} mode; success with Wilson 95 % intervals.", ""]
     conv = res.get("stages", {}).get("convert", {}).get("datasets", {})
     n_actual = min((v.get("episodes_per_source", N) for v in conv.values()), default=N)
