@@ -233,9 +233,9 @@ def run_diagnosis(variants: list[Variant], datasets: dict[str, list[Path]], out:
 def write_table(out: Path, tasks: list[str]) -> Path:
     from rldg_ros.sim.rollout import wilson_interval as wilson
 
-    lines = ["| dataset | variant | model | val loss | open-loop action MSE | R^2 | MSE, last 5 steps | "
+    lines = ["| dataset | variant | model | executed | val loss | open-loop action MSE | R^2 | MSE, last 5 steps | "
              + " | ".join(f"{t.split('/')[-1]} success" for t in tasks) + " | note |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(tasks) + "---|"]
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(tasks) + "---|"]
 
     def cell(r: dict | None) -> str:
         if not r:
@@ -244,24 +244,37 @@ def write_table(out: Path, tasks: list[str]) -> Path:
         return f"{r['successes']}/{r['episodes']} [{lo:.2f}, {hi:.2f}]"
 
     for ddir in sorted(p for p in out.iterdir() if p.is_dir()):
-        rows = sorted(ddir.glob("*/result.json"), key=lambda f: f.stat().st_mtime)
-        for f in rows:
-            r = json.loads(f.read_text())
+        results = [json.loads(f.read_text()) for f in ddir.glob("*/result.json")]
+        for r in sorted(results, key=lambda r: (r["variant"]["model"], r["variant"]["name"])):
             v, ol = r["variant"], r["open_loop"]
             vl = r.get("final_val_loss")
-            lines.append(f"| {ddir.name} | {v['name']} | {v['model']} | "
+            lines.append(f"| {ddir.name} | {v['name']} | {v['model']} | {_executed(v)} | "
                          f"{'-' if vl is None else f'{vl:.4f}'} | {ol['action_mse']:.4f} | {ol['action_r2']:.3f} | "
                          f"{_final(ol)} | "
                          + " | ".join(cell(r["closed_loop"].get(t)) for t in tasks) + f" | {v.get('note', '')} |")
         pf = ddir / "probe.json"
         if pf.exists():
             p = json.loads(pf.read_text())
-            lines.append(f"| {ddir.name} | probe | 2x256 state MLP | - | {p['open_loop']['action_mse']:.4f} | "
+            lines.append(f"| {ddir.name} | probe | 2x256 state MLP | every step | - | "
+                         f"{p['open_loop']['action_mse']:.4f} | "
                          f"{p['open_loop']['action_r2']:.3f} | {_final(p['open_loop'])} | "
                          + " | ".join(cell(p["closed_loop"].get(t)) for t in tasks) + " | the yardstick |")
     md = out / "diagnosis.md"
     md.write_text("\n".join(lines) + "\n")
     return md
+
+
+def _executed(v: dict) -> str:
+    """How a row's policy was executed (the serving defaults where the variant says nothing)."""
+    from rldg_ros.vla.serving import CHUNK_DEFAULTS
+
+    run = v.get("run", {})
+    if v["model"] == "openvla":
+        return f"decode {run.get('decode', 'argmax')}"
+    mode, n, _ = CHUNK_DEFAULTS
+    mode = run.get("chunk_mode", mode)
+    out = "ensemble" if mode == "ensemble" else f"receding {run.get('execute_steps', n)}"
+    return out + (f", {run['sample_steps']} DDIM steps" if run.get("sample_steps") else "")
 
 
 def _final(ol: dict) -> str:
