@@ -56,12 +56,18 @@ class OctoConfig:
     head_blocks: int = 3
     max_action: float = 5.0  # normalized actions are clipped to +-this (Octo's convention)
     proprio_dim: int = 0  # > 0: a proprio token per step (normalized robot state; Octo's optional proprio input)
-    action_norm: str = "normal"  # "normal" (mean/std, Octo's default) or "bounds_q99" (OpenVLA's q01/q99 clip)
+    # actions: "bounds_q99" (q01/q99 -> [-1, 1], clipped: OpenVLA's) or "normal" (mean/std, Octo's default); bounds
+    # cloned the RL data to 20/20 where mean/std gave 7/20 (docs/generalists.md)
+    action_norm: str = "bounds_q99"
 
     @classmethod
-    def from_dict(cls, d: dict) -> OctoConfig:
+    def from_dict(cls, d: dict, saved: bool = False) -> OctoConfig:
+        """From a dict; ``saved``: a checkpoint's config.json (those from before ``action_norm`` was saved used
+        mean/std)."""
         d = dict(d)
         d["stem"] = tuple(d.get("stem", cls.stem))
+        if saved:
+            d.setdefault("action_norm", "normal")
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @property
@@ -355,7 +361,7 @@ def load(path: str | Path) -> tuple[OctoModel, dict]:
     if meta.get("format") != FORMAT:
         raise ValueError(f"{cfg_file}: format {meta.get('format')!r}, expected {FORMAT!r} (a real Octo "
                          "checkpoint needs its own loader)")
-    cfg = OctoConfig.from_dict(meta["model"])
+    cfg = OctoConfig.from_dict(meta["model"], saved=True)
     template = OctoModel.init(cfg)
     params = serialization.from_bytes(template.params, (p / "params.msgpack").read_bytes())
     stats = json.loads((p / "dataset_statistics.json").read_text())
