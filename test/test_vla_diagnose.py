@@ -27,6 +27,24 @@ def test_variants_file_errors_name_the_variant(tmp_path):
         diagnose.load_variants(f)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--task", "connector_insertion/nope"], "unknown task"),
+    (["--task", "connector_insertion/usb", "--only", "octo_bsae"], "no such variant"),
+])
+def test_cli_names_bad_input_before_training(tmp_path, args, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    write_episodes(tmp_path / "bag", episodes=2, steps=4)
+    ds = Converter(TopicMap(), ConvertOptions(progress=False)).run([tmp_path / "bag"], tmp_path / "ds", "t").dataset
+    rldg = str(Path(sys.executable).parent / "rldg")
+    r = subprocess.run([rldg, "diagnose", "--data", f"x={ds}", "--out", str(tmp_path / "o"), *args],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()  # nothing trained, nothing written
+
+
 def test_a_variant_is_trained_measured_and_tabled(tmp_path):
     write_episodes(tmp_path / "bag", episodes=6, steps=12)
     ds = Converter(TopicMap(), ConvertOptions(progress=False, val_fraction=0.2)).run([tmp_path / "bag"],

@@ -45,6 +45,8 @@ def load_variants(path: str | Path) -> list[Variant]:
     raw = yaml.safe_load(Path(path).read_text()) or {}
     out = []
     for name, d in raw.items():
+        if not isinstance(d, dict):
+            raise ValueError(f"{path}: variant {name!r}: expected a mapping of settings, got {d!r}")
         unknown = set(d) - set(Variant.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: variant {name!r}: unknown keys {sorted(unknown)}")
@@ -96,7 +98,10 @@ def open_loop(model: str, ckpt: Path, data: list[Path], run: dict | None = None)
         pol = OctoPolicy(ckpt, sample_steps=run.get("sample_steps"))
         c = pol.cfg
         train_eps, val_eps = _val_episodes(ckpt, data, c.image_size)
-        ident = Normalizer(np.full(7, -1.0), np.ones(7), np.zeros(7), np.ones(7), "normal", GRIPPER)
+        from rldg_ros.spec import ACTION_DIM
+
+        n = ACTION_DIM  # an identity normalizer: the sampler hands back the recorded actions as they are
+        ident = Normalizer(np.full(n, -1.0), np.ones(n), np.zeros(n), np.ones(n), "normal", GRIPPER)
         sampler = WindowSampler(val_eps, ident, c.window, c.horizon,
                                 lambda s: octo.tokenize(s, c.vocab, c.max_text), 0, pol.state_norm)
         pred, true = [], []
@@ -125,14 +130,8 @@ def open_loop(model: str, ckpt: Path, data: list[Path], run: dict | None = None)
                 ids, _ = vla.predict_tokens(e.images[t], e.instruction, e.states[t], constrained=False)
                 off_vocab += int(np.sum(~vla.actions.is_action_token(ids)))
         pred, true = np.asarray(pred), np.asarray(true)
-    train_actions = np.concatenate([e.actions for e in train_eps])
-    moving = np.flatnonzero(train_actions.std(0) > 1e-6)
-    mse = float(np.mean((pred[:, moving] - true[:, moving]) ** 2))
-    var = float(np.mean(np.var(true[:, moving], axis=0)))
-    out = {"val_episodes": len(val_eps), "val_steps": int(len(true)), "action_mse": mse,
-           "action_r2": 1.0 - mse / max(var, 1e-12), "dims": moving.tolist(),
-           "final_action_mse": float(np.mean((pred[final][:, moving] - true[final][:, moving]) ** 2)),
-           "final_action_rms": float(np.sqrt(np.mean(true[final][:, moving] ** 2)))}
+    moving = np.flatnonzero(np.concatenate([e.actions for e in train_eps]).std(0) > 1e-6)
+    out = {"val_episodes": len(val_eps), **_errors(pred, true, final, moving), "dims": moving.tolist()}
     if model == "openvla":
         out["unconstrained_off_vocab_tokens"] = off_vocab
     return out
@@ -147,12 +146,16 @@ def probe_open_loop(ckpt: Path, data: list[Path]) -> tuple[dict, object]:
     true = np.concatenate([e.actions for e in val_eps])
     pred = np.stack([probe.act(s) for e in val_eps for s in e.states])
     final = np.concatenate([np.arange(len(e.actions)) >= len(e.actions) - FINAL for e in val_eps])
-    moving = probe.moving
-    mse = float(np.mean((pred[:, moving] - true[:, moving]) ** 2))
-    var = float(np.mean(np.var(true[:, moving], axis=0)))
-    return {"action_mse": mse, "action_r2": 1.0 - mse / max(var, 1e-12), "val_steps": int(len(true)),
-            "final_action_mse": float(np.mean((pred[final][:, moving] - true[final][:, moving]) ** 2)),
-            "final_action_rms": float(np.sqrt(np.mean(true[final][:, moving] ** 2)))}, probe
+    return _errors(pred, true, final, probe.moving), probe
+
+
+def _errors(pred: np.ndarray, true: np.ndarray, final: np.ndarray, moving: np.ndarray) -> dict:
+    """MSE and R^2 over the moving dimensions, and the MSE of the ``final`` steps next to their actions' RMS."""
+    p, t = pred[:, moving], true[:, moving]
+    mse = float(np.mean((p - t) ** 2))
+    return {"val_steps": int(len(t)), "action_mse": mse, "action_r2": 1.0 - mse / max(float(np.mean(t.var(0))), 1e-12),
+            "final_action_mse": float(np.mean((p[final] - t[final]) ** 2)),
+            "final_action_rms": float(np.sqrt(np.mean(t[final] ** 2)))}
 
 
 # -- closed loop --------------------------------------------------------------------------------------------------
@@ -177,7 +180,7 @@ def _probe_job(ckpt, data, tasks, episodes, first_seed):
 def run_diagnosis(variants: list[Variant], datasets: dict[str, list[Path]], out: Path, tasks: list[str],
                   episodes: int, first_seed: int | None = None, workers: int = 2, only: list[str] | None = None,
                   progress: bool = True) -> Path:
-    from rldg_ros.experiment.pipeline import run_jobs
+    from rldg_ros.experiment.pipeline import _finished, run_jobs
     from rldg_ros.spec import TUNING_FIRST_SEED
 
     first_seed = TUNING_FIRST_SEED if first_seed is None else first_seed
@@ -199,15 +202,12 @@ def run_diagnosis(variants: list[Variant], datasets: dict[str, list[Path]], out:
             src = by_name[v.reuse] if v.reuse else v
             mdir = out / dname / src.name / "model"
             t0 = time.monotonic()
-            summary_file = mdir / "training_summary.json"
-            done = summary_file.exists() and json.loads(summary_file.read_text()).get("step", 0) >= \
-                json.loads(summary_file.read_text()).get("train_config", {}).get("max_steps", 1)
-            if not done:
+            if not _finished(mdir):
                 if v.reuse:
                     raise ValueError(f"variant {v.name}: reuses {v.reuse}, which is not trained yet (list it first)")
                 train_variant(src, data, mdir, progress)
             train_s = time.monotonic() - t0
-            summary = json.loads(summary_file.read_text())
+            summary = json.loads((mdir / "training_summary.json").read_text())
             ol = open_loop(v.model, mdir, data, v.run)
             results = {}
             jobs = [((v.model, str(mdir), t, episodes, first_seed, v.run), t) for t in tasks]
@@ -300,6 +300,8 @@ def add_parser(sub) -> None:
 def _cmd(ns) -> int:
     import sys
 
+    from rldg_ros.sim.tasks import expand_tasks
+
     try:
         variants = load_variants(ns.variants)
         datasets = {}
@@ -311,10 +313,16 @@ def _cmd(ns) -> int:
             for d in datasets[name]:
                 if not (d / "dataset_info.json").exists():
                     raise ValueError(f"--data {name}: {d} is not an RLDS directory (no dataset_info.json)")
-    except (OSError, ValueError) as exc:
+        tasks = expand_tasks(ns.task)
+        only = ns.only.split(",") if ns.only else None
+        unknown = sorted(set(only or ()) - {v.name for v in variants} - {"probe"})
+        if unknown:
+            raise ValueError(f"--only {unknown}: no such variant in {ns.variants}")
+        if ns.episodes < 1:
+            raise ValueError(f"--episodes {ns.episodes}: need at least 1")
+    except (OSError, ValueError, KeyError) as exc:
         print(f"rldg diagnose: {exc}", file=sys.stderr)
         return 2
-    md = run_diagnosis(variants, datasets, Path(ns.out), ns.task.split(","), ns.episodes, ns.first_seed,
-                       ns.workers, ns.only.split(",") if ns.only else None)
+    md = run_diagnosis(variants, datasets, Path(ns.out), tasks, ns.episodes, ns.first_seed, ns.workers, only)
     print(md.read_text())
     return 0
