@@ -52,8 +52,9 @@ def _cmd_rollout(ns: argparse.Namespace) -> int:
     from rldg_ros.sim import task_ids
     from rldg_ros.sim.rollout import rollout
 
-    if ns.task not in task_ids():
-        print(f"rldg rollout: error: unknown task {ns.task!r}; tasks: {', '.join(task_ids())}", file=sys.stderr)
+    if ns.task not in task_ids(pretrain=True):
+        print(f"rldg rollout: error: unknown task {ns.task!r}; tasks: {', '.join(task_ids(pretrain=True))}",
+              file=sys.stderr)
         return 2
     try:
         result = rollout(ns.task, ns.policy, ns.episodes, seed=ns.seed, video=ns.video)

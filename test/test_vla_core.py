@@ -55,3 +55,20 @@ def test_q01_q99_normalization_round_trip_with_constant_and_gripper_dims(tmp_pat
     assert Normalizer.from_file(f, dataset="b").normalize(acts[:1]).shape == (1, 7)
     with pytest.raises(ValueError, match="expected 7 dimensions"):
         n.normalize(np.zeros(6))
+
+
+def test_word_dropout_replaces_only_real_words_in_training_batches():
+    from rldg_ros.vla.data import EpisodeData, WindowSampler
+
+    ep = EpisodeData(np.zeros((6, 8, 8, 3), np.uint8), np.zeros((6, 3)), np.zeros((6, 7)), "insert it", "t")
+    ident = Normalizer(np.full(7, -1.0), np.ones(7), np.zeros(7), np.ones(7), "normal", ())
+    text = np.array([5, 6, 7, 0, 0, 0], np.int32)  # three words, then padding
+    s = WindowSampler([ep], ident, 2, 2, lambda _: text, seed=0, word_dropout=0.5, pad_id=0, unk_id=1)
+    t = s.batch(400)["text"]
+    assert np.all(t[:, 3:] == 0)  # padding stays padding
+    dropped = t[:, :3] == 1
+    assert 0.4 < dropped.mean() < 0.6 and np.all((t[:, :3] == text[:3]) | dropped)
+    v = next(s.all_batches(4))["text"]  # validation batches are never altered
+    assert np.all(v == text)
+    plain = WindowSampler([ep], ident, 2, 2, lambda _: text, seed=0)
+    assert np.all(plain.batch(50)["text"] == text)

@@ -51,8 +51,12 @@ class ExperimentConfig:
     pretrain_steps_octo: int = param(600, min=0, help="0: no pretraining, fine-tune from a fresh model")
     pretrain_steps_openvla: int = param(600, min=0, help="0: no pretraining; LoRA needs a base, so openvla then "
                                         "trains the whole fresh model on the data")
-    base_octo: str = param("", help="use this pretrained octo checkpoint instead of pretraining one")
-    base_openvla: str = param("", help="use this pretrained openvla checkpoint instead of pretraining one")
+    # '' by default: fine-tuned from the shipped bases, the generalists did worse than from scratch on the seen
+    # connector (docs/generalists.md, part 2), so the profiles keep training from scratch until a base beats it
+    base_octo: str = param("", help="the octo base: 'shipped' (models/bases, pretrained on the sim corpus), a "
+                           "checkpoint folder, or '' (pretrain one here for pretrain_steps_octo, 0: from scratch)")
+    base_openvla: str = param("", help="the openvla base: 'shipped', a checkpoint folder, or '' (pretrain one here "
+                              "for pretrain_steps_openvla, 0: the whole fresh model trains on the data)")
     finetune_steps_octo: int = param(600, min=1)
     finetune_steps_openvla: int = param(800, min=1)
     lr_octo: float = param(1e-3, min=0.0, help="octo fine-tuning learning rate (warm-up + cosine)")
@@ -73,7 +77,7 @@ class ExperimentConfig:
     def validate(self) -> None:
         from rldg_ros.sim.tasks import task_ids
 
-        known = set(task_ids(None))
+        known = set(task_ids(None, pretrain=True))
         for t in [*self.tasks, *self.unseen_tasks, *self.pretrain_tasks]:
             if t not in known:
                 raise ConfigError(f"experiment: unknown task {t!r}; tasks: {sorted(known)}")

@@ -205,6 +205,10 @@ class Experiment:
 
     def base(self, model: str) -> Path | None:
         given = self.cfg.base_octo if model == "octo" else self.cfg.base_openvla
+        if given == "shipped":
+            from rldg_ros.vla.bases import BASES
+
+            return BASES[model]
         if given:
             return Path(given)
         steps = self.cfg.pretrain_steps_octo if model == "octo" else self.cfg.pretrain_steps_openvla

@@ -91,6 +91,23 @@ def _pooled(rows: list[dict]) -> dict | None:
     return a if a["episodes"] else None
 
 
+def _base_text(cfg: dict, m: str) -> str:
+    given = cfg.get(f"base_{m}", "")
+    if given == "shipped":
+        from rldg_ros.vla.bases import BASES, MANIFEST
+
+        mf = BASES[m] / MANIFEST
+        steps = json.loads(mf.read_text()).get("steps") if mf.exists() else None
+        recipe = "LoRA r=32 on every linear layer" if m == "openvla" else "full fine-tune"
+        return (f"from the shipped base `models/bases/{BASES[m].name}` (pretrained {steps or '-'} steps on the sim "
+                f"corpus, no connector in it; docs/generalists.md), {recipe}")
+    if given:
+        return f"from the base `{given}`"
+    if cfg.get(f"pretrain_steps_{m}"):
+        return f"pretrained {cfg[f'pretrain_steps_{m}']} steps on scripted demos of {', '.join(cfg['pretrain_tasks'])}"
+    return "no pretraining (trained from scratch on each source)"
+
+
 def _seen_unseen(plt, out: Path, fname: str, title: str, groups: list[str], series_for, titles=None) -> None:
     """Two panels (seen, unseen tasks) of success bars; ``series_for(seen)`` -> {source: [pooled or None]}."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
@@ -169,10 +186,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     if n_actual < N:
         md += [f"Fine-tuning sets: **{n_actual}** successful episodes per task and source (configured {N}; both "
                "sources are capped at the smaller successful count, so 'N episodes' below means at most N).", ""]
-    pre = [f"{MODEL_LABEL[m]}: " + (f"pretrained {cfg[f'pretrain_steps_{m}']} steps on scripted demos of "
-                                   f"{', '.join(cfg['pretrain_tasks'])}" if cfg.get(f"pretrain_steps_{m}") or
-                                   cfg.get(f"base_{m}") else "no pretraining (trained from scratch on each source)")
-           + f", then {cfg[f'finetune_steps_{m}']} fine-tuning steps" for m in models]
+    pre = [f"{MODEL_LABEL[m]}: " + _base_text(cfg, m) + f", then {cfg[f'finetune_steps_{m}']} fine-tuning steps"
+           for m in models]
     md += ["Training: " + "; ".join(pre) + ". Both see the wrist image, the instruction and the robot state "
            "(proprio).", ""]
 

@@ -22,12 +22,19 @@ def _train_args(s, steps: int, batch: int) -> None:
 
 
 def add_parsers(sub) -> None:
-    s = sub.add_parser("pretrain", help="pretrain a tiny generalist on multi-task scripted sim data")
+    s = sub.add_parser("pretrain", help="pretrain a tiny generalist's base on the multi-task sim corpus")
     s.add_argument("--model", required=True, choices=[*OCTO, *OPENVLA])
-    s.add_argument("--out", required=True, help="checkpoint directory")
-    s.add_argument("--data", nargs="*", default=None, help="existing RLDS directories (default: generate them)")
-    s.add_argument("--tasks", default="seen", help="seen | all | comma-separated task ids (generated data)")
-    s.add_argument("--episodes-per-task", type=int, default=30)
+    s.add_argument("--out", required=True, help="checkpoint directory (training state, logs)")
+    s.add_argument("--data", nargs="*", default=None, help="existing RLDS directories (default: the sim corpus)")
+    s.add_argument("--tasks", default="corpus", help="corpus: the pretraining-only tasks (no evaluation task or "
+                   "connector) | seen | all | comma-separated task ids")
+    s.add_argument("--episodes-per-task", type=int, default=None, help="default: the corpus's counts (pegs 10, FMB "
+                   "shapes 8, reaching 10, pick-place 8); 30 for other task lists")
+    s.add_argument("--corpus", default=None, help="where the generated corpus goes / is reused from "
+                   "(default: OUT/data)")
+    s.add_argument("--workers", type=int, default=2, help="processes recording the corpus")
+    s.add_argument("--export", default=None, help="also write the servable base here with MANIFEST.json (sha256, "
+                   "corpus, steps, validation metrics), e.g. models/bases/octo-style-tiny-simbase")
     _train_args(s, 3000, 32)
     s.set_defaults(func=_pretrain)
 
@@ -59,30 +66,74 @@ def _trainer(model: str):
     return train
 
 
+def _corpus(ns) -> tuple[list[str], dict[str, int]]:
+    from rldg_ros.sim.tasks import task_ids
+    from rldg_ros.vla.pretrain_data import corpus_counts
+
+    if ns.tasks == "corpus":
+        counts = corpus_counts()
+        if ns.episodes_per_task:
+            counts = dict.fromkeys(counts, ns.episodes_per_task)
+        return list(counts), counts
+    if ns.tasks in ("seen", "all"):
+        tasks = [t for t in task_ids(True if ns.tasks == "seen" else None) if t != "fmb_assembly/insertion"]
+    else:
+        tasks = [t.strip() for t in ns.tasks.split(",") if t.strip()]
+        known = set(task_ids(None, pretrain=True))
+        bad = [t for t in tasks if t not in known]
+        if bad:
+            raise ValueError(f"unknown task(s) {bad}; tasks: {sorted(known)}")
+    return tasks, dict.fromkeys(tasks, ns.episodes_per_task or 30)
+
+
 def _pretrain(ns) -> int:
+    import time
+
     from rldg_ros.vla.pretrain_data import write_pretraining_dataset
 
     train = _trainer(ns.model)
-
+    t0 = time.monotonic()
     data = ns.data
-    if not data:
-        from rldg_ros.sim.tasks import task_ids
-
-        if ns.tasks in ("seen", "all"):
-            tasks = [t for t in task_ids(True if ns.tasks == "seen" else None) if t != "fmb_assembly/insertion"]
-        else:
-            tasks = ns.tasks.split(",")
-        data_root = Path(ns.out) / "data"
-        ds = data_root / "rldg_sim_pretrain" / "1.0.0"
-        if not (ds / "dataset_info.json").exists():
-            write_pretraining_dataset(data_root, "rldg_sim_pretrain", tasks, ns.episodes_per_task, ns.seed,
-                                      progress=not ns.quiet)
-        data = [str(ds)]
+    corpus = None
     try:
+        if not data:
+            tasks, counts = _corpus(ns)
+            data_root = Path(ns.corpus) if ns.corpus else Path(ns.out) / "data"
+            ds = data_root / "rldg_sim_pretrain" / "1.0.0"
+            if not (ds / "dataset_info.json").exists():
+                if ds.exists():  # an interrupted recording: start it over
+                    import shutil
+
+                    shutil.rmtree(ds)
+                write_pretraining_dataset(data_root, "rldg_sim_pretrain", tasks, counts, ns.seed,
+                                          progress=not ns.quiet, workers=ns.workers)
+            data = [str(ds)]
         summary = train(data, ns.out, _cfg(ns), resume=not ns.no_resume, progress=not ns.quiet, purpose="pretrain")
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f"rldg pretrain: {exc}", file=sys.stderr)
         return 2
+    if ns.export:
+        from rldg_ros.vla import bases
+
+        corpus = {}
+        for d in data:
+            st = json.loads((Path(d) / "dataset_statistics.json").read_text())
+            corpus[str(d)] = {"transitions": st.get("num_transitions"), "episodes": st.get("num_trajectories"),
+                              **(st.get("rldg", {}).get("corpus") or {})}
+        hist = summary.get("history", [])
+        val = {k: v for k, v in (next((h for h in reversed(hist) if "val_loss" in h), {})).items() if k != "step"}
+        name = "octo-style-tiny" if ns.model in OCTO else "openvla-style-tiny"
+        manifest = {"name": f"{name}-simbase", "model": name, "purpose": "pretrained base (sim corpus)",
+                    "not": "not OpenVLA or Octo: a tiny model of the same recipe, pretrained here",
+                    "steps": summary["step"], "train_config": summary.get("train_config"),
+                    "parameters": summary.get("parameters"), "validation": val,
+                    "train_episodes": summary.get("train_episodes"), "val_episodes": summary.get("val_episodes"),
+                    "wall_time_s": {"this_command": round(time.monotonic() - t0, 1),
+                                    "training_this_run": round(summary.get("seconds", 0.0), 1)},
+                    "arguments": {k: v for k, v in vars(ns).items() if k not in ("func", "command")},
+                    "corpus": corpus}
+        out = bases.export(ns.out, ns.export, manifest)
+        print(f"rldg pretrain: base exported to {out} ({manifest['steps']} steps)", file=sys.stderr)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
     return 0
 

@@ -99,7 +99,8 @@ def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float
 
 class WindowSampler:
     def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
-                 text_fn, seed: int = 0, state_norm: Normalizer | None = None, augment: int = 0) -> None:
+                 text_fn, seed: int = 0, state_norm: Normalizer | None = None, augment: int = 0,
+                 word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1) -> None:
         if not episodes:
             raise ValueError("no episodes to sample from")
         self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
@@ -110,6 +111,10 @@ class WindowSampler:
         self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
         self.rng = np.random.default_rng(seed)
         self.augment = int(augment)  # random-shift augmentation (pixels), training batches only
+        # training batches only: each instruction word becomes the unknown-word token with this probability, so the
+        # model meets <unk> in context and an instruction with a word it never saw (an unseen connector's name) is
+        # not out of distribution
+        self.word_dropout, self.pad_id, self.unk_id = float(word_dropout), pad_id, unk_id
 
     def __len__(self) -> int:
         return len(self.index)
@@ -137,6 +142,9 @@ class WindowSampler:
         out = {k: np.stack([it[k] for it in items]) for k in items[0]}
         if self.augment:
             out["image"] = random_shift(out["image"], self.augment, self.rng)
+        if self.word_dropout > 0:
+            drop = (out["text"] != self.pad_id) & (self.rng.random(out["text"].shape) < self.word_dropout)
+            out["text"] = np.where(drop, self.unk_id, out["text"]).astype(out["text"].dtype)
         return out
 
     def all_batches(self, n: int):

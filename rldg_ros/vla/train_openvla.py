@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.vla import openvla_style as ov
+from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import merged_statistics, split_episodes, write_summary
 from rldg_ros.vla.normalize import Normalizer
 
@@ -60,6 +61,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         vla = ov.load(out, trainable_lora=True)
         vla.norm = norm
     elif base:
+        verify(base)  # a shipped base: its files match its manifest
+        base = Path(base).resolve()  # the adapter names its base: absolute, so it loads from any directory
         vla = ov.load(base)
         vla.norm = norm
         ov.add_lora(vla, cfg.lora_rank)

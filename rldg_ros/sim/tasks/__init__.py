@@ -25,9 +25,16 @@ TASKS["pick_place/train"] = lambda: PickPlace("train")
 TASKS["pick_place/unseen"] = lambda: PickPlace("unseen")
 SEEN.update({"pick_place/train": True, "pick_place/unseen": False})
 
+from rldg_ros.sim.tasks import pretrain as _pretrain  # noqa: E402 - needs the task modules above
 
-def task_ids(seen: bool | None = None) -> list[str]:
-    return [t for t in TASKS if seen is None or SEEN[t] == seen]
+#: pretraining-only tasks (rldg_ros.sim.tasks.pretrain): training data for the generalists' bases, never evaluated
+PRETRAIN_TASKS: list[str] = _pretrain.register(TASKS)
+SEEN.update(dict.fromkeys(PRETRAIN_TASKS, True))
+
+
+def task_ids(seen: bool | None = None, pretrain: bool = False) -> list[str]:
+    """Task ids (``seen``: only seen / unseen ones); the pretraining-only tasks only with ``pretrain``."""
+    return [t for t in TASKS if (seen is None or SEEN[t] == seen) and (pretrain or t not in PRETRAIN_TASKS)]
 
 
 def make_task(task_id: str) -> Task:
