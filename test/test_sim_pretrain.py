@@ -72,3 +72,24 @@ def test_a_recorded_corpus_states_its_composition_and_tasks_do_not_share_starts(
     assert len(eps) == 4
     seeds = [e["episode_metadata"]["episode_id"] for e in eps]
     assert len(set(seeds)) == 4, seeds
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--episodes-per-task", "0"], "--episodes-per-task 0"),
+    (["--workers", "0"], "--workers 0"),
+    (["--tasks", "reach/red,no_such/task"], "no_such/task"),
+])
+def test_rldg_pretrain_names_bad_input_before_recording(tmp_path, capsys, args, message):
+    from rldg_ros.cli import main
+
+    assert main(["pretrain", "--model", "octo", "--out", str(tmp_path / "o"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "data").exists()  # nothing was recorded
+
+
+def test_a_lora_adapter_is_not_exported_as_a_base(tmp_path):
+    from rldg_ros.vla import bases
+
+    (tmp_path / "ft" / "adapter").mkdir(parents=True)
+    with pytest.raises(ValueError, match="adapter"):
+        bases.export(tmp_path / "ft", tmp_path / "base", {})

@@ -24,7 +24,7 @@ BASES = {"octo": BASES_DIR / "octo-style-tiny-simbase", "openvla": BASES_DIR / "
 MANIFEST = "MANIFEST.json"
 #: what a served/fine-tunable checkpoint needs; the optimizer state and event logs stay in the training folder
 _SKIP = {"train_state.msgpack", "train_state.pt", MANIFEST}
-_SKIP_DIRS = {"tb", "data", "adapter", "merged"}
+_SKIP_DIRS = {"tb", "data"}
 
 
 def sha256(path: Path) -> str:
@@ -43,6 +43,8 @@ def _files(folder: Path) -> list[Path]:
 def export(checkpoint: str | Path, dest: str | Path, manifest: dict) -> Path:
     """Copy the checkpoint's servable files to ``dest`` and write its manifest with their sha256."""
     src, out = Path(checkpoint), Path(dest)
+    if (src / "adapter").exists():
+        raise ValueError(f"{src}: a LoRA adapter on another base, not a base (export the full model it adapts)")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

@@ -96,6 +96,10 @@ def _pretrain(ns) -> int:
     data = ns.data
     corpus = None
     try:
+        if ns.episodes_per_task is not None and ns.episodes_per_task < 1:
+            raise ValueError(f"--episodes-per-task {ns.episodes_per_task}: need at least 1")
+        if ns.workers < 1:
+            raise ValueError(f"--workers {ns.workers}: need at least 1")
         if not data:
             tasks, counts = _corpus(ns)
             data_root = Path(ns.corpus) if ns.corpus else Path(ns.out) / "data"
@@ -109,7 +113,7 @@ def _pretrain(ns) -> int:
                                           progress=not ns.quiet, workers=ns.workers)
             data = [str(ds)]
         summary = train(data, ns.out, _cfg(ns), resume=not ns.no_resume, progress=not ns.quiet, purpose="pretrain")
-    except (FileNotFoundError, ValueError, KeyError) as exc:
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:  # RuntimeError: nothing recorded
         print(f"rldg pretrain: {exc}", file=sys.stderr)
         return 2
     if ns.export:

@@ -67,9 +67,7 @@ def generated_peg(index: int) -> tuple[Connector, str, str]:
         elif kind == "trapezoid":
             sec = geo.trapezoid(w, w * float(rng.uniform(1.15, 1.5)), h)
         else:
-            sec = geo.circle(w, int(rng.choice([3, 4, 5, 6, 8, 12])))
-            if len(sec) == 3:
-                sec = sec[::-1] if not geo.is_ccw_convex(sec) else sec
+            sec = geo.circle(w, int(rng.choice([3, 4, 5, 6, 8, 12])))  # regular polygons, counter-clockwise
         box = _bbox(sec)
         far = all(np.max(np.abs(box - _bbox(c.section))) >= CONNECTOR_MARGIN for c in CONNECTORS.values())
         if far and geo.is_ccw_convex(sec) and box.min() >= 0.003:
