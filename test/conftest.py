@@ -7,6 +7,13 @@ import pytest
 
 # MuJoCo picks its GL backend at import: headless EGL before any test module imports mujoco
 os.environ.setdefault("MUJOCO_GL", "egl")
+# Parallel test workers (pytest-xdist) share the machine's cores: one compute thread per worker for torch (OpenMP) and
+# XLA, set before either is imported, as the experiment's evaluation workers do. Two workers that each spin two
+# OpenMP threads on two cores slowed a 35 s LoRA fine-tune past the 300 s test timeout in CI.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                               "intra_op_parallelism_threads=1").strip()
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

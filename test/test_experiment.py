@@ -26,7 +26,7 @@ def test_profiles_load_and_bad_settings_are_named():
     with pytest.raises(ConfigError, match="unknown task 'nope'"):
         load_experiment_config("quick", overrides={"tasks": ["nope"]})
     with pytest.raises(ConfigError, match="scaling_episodes"):
-        load_experiment_config("quick", overrides={"scaling_episodes": [20]})
+        load_experiment_config("quick", overrides={"scaling": True, "scaling_episodes": [20]})
     with pytest.raises(ConfigError, match="episodes"):
         load_experiment_config("quick", overrides={"episodes": 0})
     r = subprocess.run([RLDG, "experiment", "rldg", "--set", "models=[gpt]"], capture_output=True, text=True,
@@ -70,8 +70,9 @@ def _eval_row(name, kind, task, seen, successes, n=10, cycle=2.0, **kw):
 def _fixture_run(run: Path) -> None:
     from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
 
-    cfg = load_experiment_config("quick", overrides={"episodes": 4, "scaling_episodes": [2], "eval_episodes": 10,
-                                                    "scaling_models": ["openvla"]})
+    cfg = load_experiment_config("quick", overrides={"episodes": 4, "scaling": True, "scaling_episodes": [2],
+                                                    "eval_episodes": 10, "scaling_models": ["openvla"],
+                                                    "models": ["octo", "openvla"], "relabel": True})
     img = encode_jpeg(np.zeros((16, 16, 3), np.uint8))
     rng = np.random.default_rng(0)
     for source, scale in (("rl", 0.8), ("human", 0.1), ("human_relabeled", 0.8)):
@@ -210,7 +211,8 @@ def test_rl_data_samples_the_specialist_and_is_labelled_with_its_mean_action(tmp
     from rldg_ros.experiment.pipeline import Experiment
     from rldg_ros.graphs import get_graph, resolve
 
-    exp = Experiment(load_experiment_config("quick"), tmp_path / "run")
+    exp = Experiment(load_experiment_config("quick", overrides={"scaling": True, "scaling_episodes": [10],
+                                                                "relabel": True}), tmp_path / "run")
     spec = str(exp.specialist_path(USB))
     jobs = {name: (src, relabel) for name, src, _, relabel in exp.convert_jobs(USB, 20)}
     assert jobs["rl_20"] == ("rl", spec) and jobs["rl_10"] == ("rl", spec) and jobs["human_20"] == ("human", "")
@@ -223,3 +225,42 @@ def test_rl_data_samples_the_specialist_and_is_labelled_with_its_mean_action(tmp
     mean = {"policy": "rl", "checkpoint": "x", "sample_actions": "false"}
     actor = next(n for n in resolve(get_graph("collect"), mean) if n.spec.name == "rl_actor")
     assert actor.parameters["sample_actions"] == "false"
+
+
+def test_quick_profile_records_the_human_demonstrations_while_the_specialist_trains(tmp_path, monkeypatch):
+    """The human-like demonstrator needs no specialist: its graph runs alongside train_rl, on its own ROS domain
+    (two graphs on one domain would mix their topics), and the collect stage waits for it instead of recording
+    again. The quick profile has no Fig 7 subsets."""
+    import threading
+
+    from rldg_ros.experiment.pipeline import Experiment
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", "7")
+    cfg = load_experiment_config("quick")
+    assert not cfg.scaling and cfg.scaling_runs() == ([], []) and cfg.eval_episodes >= 20
+    exp = Experiment(cfg, tmp_path / "run")
+    assert not any(n.startswith(("rl_10", "human_10")) for n in exp.datasets())
+    calls, release = [], threading.Event()
+
+    def fake_up(graph, args, duration, log_name, domain=None):  # records the graph it would start
+        calls.append((graph, args["policy"], domain, threading.current_thread().name))
+        if args["policy"] == "human_like":
+            release.wait(30)  # still recording while the foreground goes on
+        return 0
+
+    monkeypatch.setattr(exp, "_up", fake_up)
+    monkeypatch.setattr(exp, "count_collected", lambda out, task, n: {"rollouts": n, "successes": 0, "bags": 0})
+    exp.start_human_collection()
+    exp.collect_one("rl", USB)  # stands for the specialist's stage going on meanwhile
+    release.set()
+    info = exp.collect()["collected"]
+    assert set(info) == {f"rl:{USB}", f"human:{USB}"}
+    human = [c for c in calls if c[1] == "human_like"]
+    rl = [c for c in calls if c[1] == "rl"]
+    assert len(human) == 1 and len(rl) == 1, calls  # neither recorded twice
+    assert human[0][2] == 8 and human[0][3].startswith("collect_human") and rl[0][2] is None
+    exp.cfg.collect_human_during_rl = False
+    exp2 = Experiment(exp.cfg, tmp_path / "run2")
+    monkeypatch.setattr(exp2, "_up", fake_up)
+    exp2.start_human_collection()
+    assert not exp2._background

@@ -1,5 +1,6 @@
 """vla_policy: chunk execution, and the run_vla graph serving a tiny model at the control rate."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ import numpy as np
 from rldg_ros.vla.serving import ChunkExecutor
 
 BIN = Path(sys.executable).parent
+WANTED = 25  # policy actions the served model must answer before the test stops the graph
 
 
 def test_receding_horizon_and_temporal_ensembling():
@@ -61,18 +63,28 @@ def test_run_vla_graph_serves_a_tiny_model_at_the_control_rate(tmp_path, ros_env
     node.create_subscription(Action, topics.POLICY_ACTION.name, lambda m: policy.append((time.monotonic(), m)),
                              RELIABLE_10)
     node.create_subscription(Action, topics.COMMAND.name, lambda m: commands.append(m), RELIABLE_10)
-    proc = subprocess.Popen([str(BIN / "rldg"), "up", "run_vla", "--duration", "45", "model:=octo",
-                             f"checkpoint:={ckpt}", "task:=connector_insertion/usb"], env=ros_env,
+    # no fixed duration: under load the model takes a while to come up, so wait for a number of answered states (or
+    # a generous deadline), then stop the graph the way a user does (Ctrl-C)
+    proc = subprocess.Popen([str(BIN / "rldg"), "up", "run_vla", "model:=octo", f"checkpoint:={ckpt}",
+                             "task:=connector_insertion/usb"], env=ros_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        end = time.monotonic() + 40
-        while time.monotonic() < end and proc.poll() is None:
+        end = time.monotonic() + 240
+        while len(policy) < WANTED and time.monotonic() < end and proc.poll() is None:
+            ex.spin_once(timeout_sec=0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0]
+        t_stop = time.monotonic() + 1.0
+        while time.monotonic() < t_stop:  # what was in flight when it stopped
             ex.spin_once(timeout_sec=0.05)
     finally:
-        out = proc.communicate(timeout=60)[0]
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
         node.destroy_node()
     assert proc.returncode == 0, out[-3000:]
-    assert len(policy) > 20, out[-3000:]
+    assert len(policy) >= WANTED, out[-3000:]
     # one action per robot state it answers (a slow model skips states, never answers one twice); the achieved rate
     # and latency are measured in `make bench` (bench/results/vla.json), not asserted here
     answered = [(p[1].episode_id, p[1].step) for p in policy]

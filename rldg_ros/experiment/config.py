@@ -38,6 +38,8 @@ class ExperimentConfig:
                                         "succeeded, at most this many times `episodes` attempts")
     collect_first_seed: int = param(COLLECT_FIRST_SEED, min=0, help="seeds of the collected episodes (evaluation: "
                                     "100000 and up)")
+    collect_human_during_rl: bool = param(True, help="record the human-like demonstrations while the specialists "
+                                          "train (a second ROS domain) instead of after them")
     rl_rollout: str = param("sample", choices=("sample", "mean"), help="collect the specialist's rollouts sampling "
                             "its actions (HIL-SERL's rollouts) or with its mean action")
     rl_labels: str = param("mean", choices=("mean", "executed"), help="the RL data's action labels: the "
@@ -64,6 +66,7 @@ class ExperimentConfig:
     batch_octo: int = param(32, min=1)
     batch_openvla: int = param(8, min=1)
     # Fig 7: success vs number of fine-tuning episodes
+    scaling: bool = param(True, help="train the scaling_models on the scaling_episodes subsets (Fig 7)")
     scaling_episodes: list[int] = param([5, 10], help="smaller subsets (the full set is `episodes`)")
     scaling_models: list[str] = param(["openvla"], help="models trained on the subsets")
     # evaluation
@@ -73,6 +76,10 @@ class ExperimentConfig:
     eval_workers: int = param(2, min=1, help="in-process evaluation (and data probe) jobs run on this many "
                               "processes, one thread each (the simulator and renderer are single-threaded)")
     seed: int = param(0, min=0)
+
+    def scaling_runs(self) -> tuple[list[int], list[str]]:
+        """(episode counts, models) of the Fig 7 subsets; none when ``scaling`` is off."""
+        return (list(self.scaling_episodes), list(self.scaling_models)) if self.scaling else ([], [])
 
     def validate(self) -> None:
         from rldg_ros.sim.tasks import task_ids
@@ -87,7 +94,7 @@ class ExperimentConfig:
         for m in [*self.models, *self.scaling_models]:
             if m not in ("octo", "openvla"):
                 raise ConfigError(f"experiment: model {m!r}: use octo or openvla")
-        if any(k <= 0 or k >= self.episodes for k in self.scaling_episodes):
+        if self.scaling and any(k <= 0 or k >= self.episodes for k in self.scaling_episodes):
             raise ConfigError(f"experiment: scaling_episodes {self.scaling_episodes} must lie in (0, episodes="
                               f"{self.episodes})")
 

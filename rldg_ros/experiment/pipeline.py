@@ -51,6 +51,7 @@ class Experiment:
         self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
         self.meta.update({"profile": profile, "config": asdict(cfg)})
         self.meta.setdefault("stages", {})
+        self._background: dict = {}  # (source, task) -> Future of a collection running alongside another stage
         self._save()
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class Experiment:
         self._save()
         self.log(f"experiment: stage {name}: {dt / 60:.1f} min")
 
-    def _up(self, graph: str, args: dict, duration: float, log_name: str) -> int:
+    def _up(self, graph: str, args: dict, duration: float, log_name: str, domain: int | None = None) -> int:
         cmd = [_rldg(), "up", graph, *(f"{k}:={v}" for k, v in args.items()), "--processes",
                "--duration", f"{duration:.0f}"]
         logf = self.run / "logs" / f"{log_name}.log"
@@ -80,7 +81,8 @@ class Experiment:
         with open(logf, "w") as f:
             f.write(" ".join(cmd) + "\n")
             f.flush()
-            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ)).returncode
+            env = dict(os.environ, **({} if domain is None else {"ROS_DOMAIN_ID": str(domain)}))
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
         if rc != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed with exit {rc}; log: {logf}")
         return rc
@@ -123,43 +125,69 @@ class Experiment:
         return {"specialists": info}
 
     def collect(self) -> dict:
-        c = self.cfg
         info = {}
-        for task in c.tasks:
-            for source, policy in (("rl", "rl"), ("human", "human_like")):
-                out = self.run / "bags" / source / slug(task)
-                done = out / "collected.json"
-                if done.exists():
-                    info[f"{source}:{task}"] = json.loads(done.read_text())
-                    continue
-                shutil.rmtree(out, ignore_errors=True)
-                args = {"task": task, "policy": policy, "first_seed": c.collect_first_seed, "bag_dir": out,
-                        "reward": "sim_ground_truth"}
-                if policy == "rl":
-                    n = math.ceil(c.episodes * c.collect_margin)
-                    args["checkpoint"] = self.specialist_path(task)
-                    args["sample_actions"] = str(c.rl_rollout == "sample").lower()
-                else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
-                    n = math.ceil(c.episodes * c.collect_max_attempts)
-                    args["successes"] = c.episodes
-                    args["report"] = out / "episodes.json"
-                args["episodes"] = n
-                t0 = time.monotonic()
-                self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}")
-                from rldg_ros.data.bags import find_bags
-                from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
-
-                bags = find_bags([out])
-                succ = Converter(TopicMap(), ConvertOptions(progress=False)).count_successes(bags)
-                rollouts = n
-                if (out / "episodes.json").exists():
-                    rollouts = len(json.loads((out / "episodes.json").read_text())["episodes"])
-                row = {"max_rollouts": n, "rollouts": rollouts, "successes": int(succ.get(task, 0)),
-                       "bags": len(bags), "seconds": time.monotonic() - t0}
-                done.write_text(json.dumps(row))
-                info[f"{source}:{task}"] = row
-                self.log(f"experiment: collected {source} on {task}: {row['successes']}/{rollouts} successful")
+        for task in self.cfg.tasks:
+            for source in ("rl", "human"):
+                fut = self._background.pop((source, task), None)
+                info[f"{source}:{task}"] = fut.result() if fut is not None else self.collect_one(source, task)
         return {"collected": info}
+
+    def start_human_collection(self) -> None:
+        """The human-like demonstrator needs no specialist: record its bags while the specialists train (both are
+        bound by the control rate, not the cores), on a ROS domain of its own so the two graphs do not mix."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not self.cfg.collect_human_during_rl or self.meta["stages"].get("collect", {}).get("done"):
+            return
+        todo = [t for t in self.cfg.tasks if not (self.run / "bags" / "human" / slug(t) / "collected.json").exists()]
+        if not todo:
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="collect_human")
+        domain = (int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) + 1) % 102  # 0..101: valid on every RMW
+        for task in todo:
+            self._background[("human", task)] = pool.submit(self.collect_one, "human", task, domain)
+        pool.shutdown(wait=False)
+        self.log(f"experiment: recording the human-like demonstrations of {len(todo)} task(s) while the specialists "
+                 f"train (ROS_DOMAIN_ID={domain})")
+
+    def collect_one(self, source: str, task: str, domain: int | None = None) -> dict:
+        c = self.cfg
+        out = self.run / "bags" / source / slug(task)
+        done = out / "collected.json"
+        if done.exists():
+            return json.loads(done.read_text())
+        shutil.rmtree(out, ignore_errors=True)
+        args = {"task": task, "policy": "rl" if source == "rl" else "human_like", "first_seed": c.collect_first_seed,
+                "bag_dir": out, "reward": "sim_ground_truth"}
+        if source == "rl":
+            n = math.ceil(c.episodes * c.collect_margin)
+            args["checkpoint"] = self.specialist_path(task)
+            args["sample_actions"] = str(c.rl_rollout == "sample").lower()
+        else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
+            n = math.ceil(c.episodes * c.collect_max_attempts)
+            args["successes"] = c.episodes
+            args["report"] = out / "episodes.json"
+        args["episodes"] = n
+        t0 = time.monotonic()
+        self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}", domain=domain)
+        row = {"max_rollouts": n, **self.count_collected(out, task, n), "seconds": time.monotonic() - t0}
+        out.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(row))
+        self.log(f"experiment: collected {source} on {task}: {row['successes']}/{row['rollouts']} successful")
+        return row
+
+    @staticmethod
+    def count_collected(out: Path, task: str, n: int) -> dict:
+        """Rollouts, successful episodes of ``task`` and bags in a collection folder."""
+        from rldg_ros.data.bags import find_bags
+        from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+
+        bags = find_bags([out])
+        succ = Converter(TopicMap(), ConvertOptions(progress=False)).count_successes(bags)
+        rollouts = n
+        if (out / "episodes.json").exists():
+            rollouts = len(json.loads((out / "episodes.json").read_text())["episodes"])
+        return {"rollouts": rollouts, "successes": int(succ.get(task, 0)), "bags": len(bags)}
 
     def datasets(self) -> dict[str, list[Path]]:
         """Dataset name -> RLDS dirs (one per seen task)."""
@@ -167,7 +195,7 @@ class Experiment:
         names = [f"{s}_{c.episodes}" for s in ("rl", "human")]
         if c.relabel:
             names.append(f"human_relabeled_{c.episodes}")
-        names += [f"{s}_{k}" for k in c.scaling_episodes for s in ("rl", "human")]
+        names += [f"{s}_{k}" for k in c.scaling_runs()[0] for s in ("rl", "human")]
         return {n: [self.run / "data" / n / slug(t) / "1.0.0" for t in c.tasks] for n in names}
 
     def convert(self) -> dict:
@@ -199,7 +227,7 @@ class Experiment:
         jobs = [(f"rl_{c.episodes}", "rl", n, rl_labels), (f"human_{c.episodes}", "human", n, "")]
         if c.relabel:
             jobs.append((f"human_relabeled_{c.episodes}", "human", n, spec))
-        jobs += [(f"{s}_{k}", s, min(k, n), rl_labels if s == "rl" else "") for k in c.scaling_episodes
+        jobs += [(f"{s}_{k}", s, min(k, n), rl_labels if s == "rl" else "") for k in c.scaling_runs()[0]
                  for s in ("rl", "human")]
         return jobs
 
@@ -219,7 +247,7 @@ class Experiment:
 
         c = self.cfg
         info = {}
-        models = sorted(set(c.models) | set(c.scaling_models))
+        models = sorted(set(c.models) | set(c.scaling_runs()[1]))
         data = self.run / "models" / "pretrain_data"
         ds = data / "rldg_sim_pretrain" / "1.0.0"
         need = [m for m in models if self.base(m) is not None and not (self.base(m) / "training_summary.json").exists()]
@@ -244,8 +272,9 @@ class Experiment:
         for m in c.models:
             for s in (SOURCES if c.relabel else SOURCES[:2]):
                 out.append({"model": m, "data": f"{s}_{c.episodes}", "source": s, "episodes_trained": c.episodes})
-        for m in c.scaling_models:
-            for k in c.scaling_episodes:
+        ks, ms = c.scaling_runs()
+        for m in ms:
+            for k in ks:
                 for s in ("rl", "human"):
                     out.append({"model": m, "data": f"{s}_{k}", "source": s, "episodes_trained": k})
         return out
@@ -338,6 +367,7 @@ class Experiment:
 
     def run_all(self) -> Path:
         t0 = time.monotonic()
+        self.start_human_collection()
         self._stage("specialists", self.train_specialists)
         self._stage("collect", self.collect)
         self._stage("convert", self.convert)

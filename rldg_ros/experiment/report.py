@@ -238,7 +238,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     md += ["## Cycle time (paper Fig 6)", "", "![fig6](fig6_cycle_time.png)", ""]
 
     # -- Fig 7: scaling --------------------------------------------------------------------------------------------
-    smodels = [m for m in cfg["scaling_models"] if m in models]
+    smodels = [m for m in cfg["scaling_models"] if m in models and cfg.get("scaling", True)]
     if smodels and cfg["scaling_episodes"]:
         ks = sorted({*cfg["scaling_episodes"], N})
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)

@@ -32,7 +32,7 @@ class TrainConfig:
     eval_every: int = 250
     checkpoint_every: int = 500
     log_every: int = 25
-    threads: int = 2
+    threads: int = 0  # torch compute threads; 0: torch's own choice (the cores, or OMP_NUM_THREADS)
     proprio: bool = True  # from scratch: the robot state as an input (fine-tuning: as the base has it)
     # from scratch: "projector" (an MLP to one input embedding, OpenVLA-OFT's) or "tokens" (binned like the actions:
     # R^2 < 0 on the quick profile's data, docs/generalists.md)
@@ -49,7 +49,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
 
     cfg = cfg or TrainConfig()
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_eps, val_eps = split_episodes(list(data), 128, cfg.val_fraction, cfg.seed, progress)
