@@ -2,7 +2,7 @@
 
 A 5-second check that rclpy, DDS and rldg_msgs work here (the ``smoke`` graph), then the RLDG experiment's quick
 profile end to end (``rldg experiment rldg --profile quick``: an RL specialist on the USB connector, its rollouts and
-human-like demos recorded as rosbag2 and converted to RLDS, both tiny generalists fine-tuned on each, evaluated on
+human-like demos recorded as rosbag2 and converted to RLDS, the octo-style generalist fine-tuned on each, evaluated on
 the seen connector and an unseen one) and its report. A second run continues where the first stopped.
 """
 

@@ -235,7 +235,9 @@ GRAPHS: dict[str, GraphSpec] = {
              ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
              ArgSpec("first_seed", str(COLLECT_FIRST_SEED), "seed of the first episode (then +1); evaluation uses "
                      f"{EVAL_FIRST_SEED} and up"),
-             ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false"))),
+             ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false")),
+             ArgSpec("instruction", "", "the language instruction the recorded episodes carry (empty: the task's "
+                     "own)")),
             (
                 *(NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
                            parameters={"backend": Arg("robot"), "task": Arg("task"), "scripted.policy": style,
@@ -250,15 +252,15 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}, when=("policy", "rl")),
                 NodeSpec("teleop_episodes", "teleop_episodes", parameters={
                     "task": Arg("task"), "input": Arg("policy"), "episodes": Arg("episodes"),
-                    "successes": Arg("successes"), "first_seed": Arg("first_seed"), "report_path": Arg("report")},
-                    when=("policy", ("expert", "human_like"))),
+                    "successes": Arg("successes"), "first_seed": Arg("first_seed"), "report_path": Arg("report"),
+                    "instruction": Arg("instruction")}, when=("policy", ("expert", "human_like"))),
                 NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
                          parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")},
                          when=("policy", "rl")),
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
                     "sample_actions": Arg("sample_actions"), "episodes": Arg("episodes"),
-                    "eval_first_seed": Arg("first_seed")}, when=("policy", "rl")),
+                    "eval_first_seed": Arg("first_seed"), "instruction": Arg("instruction")}, when=("policy", "rl")),
                 _RECORDER,
             ),
         ),

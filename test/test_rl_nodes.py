@@ -50,3 +50,18 @@ def test_actor_and_learner_in_separate_processes_then_eval(tmp_path, ros_env):
     assert summary["eval_episodes"] == 2 and summary["train_episodes"] == 0
     assert all(e["eval"] and e["interventions"] == 0 for e in summary["episodes"])
 
+
+    # the RLDG data: the specialist's rollouts recorded (collect policy:=rl) carry the task's language instruction,
+    # as the human demonstrations do (a generalist trained on them is conditioned on it)
+    from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+    from rldg_ros.data.rlds import RldsReader
+
+    bags = tmp_path / "bags"
+    cmd = [str(BIN / "rldg"), "up", "collect", "--duration", "150", "task:=connector_insertion/usb", "policy:=rl",
+           f"checkpoint:={run}", "episodes:=1", f"bag_dir:={bags}", "reward:=sim_ground_truth"]
+    out = subprocess.run(cmd, env=ros_env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    rep = Converter(TopicMap(), ConvertOptions(progress=False, success_only=False)).run([bags], tmp_path / "rlds", "rl")
+    eps = list(RldsReader(rep.dataset).episodes(decode_images=False))
+    assert eps and not any("language instruction" in p for p in rep.problems), (rep.episodes_skipped, rep.problems)
+    assert all(set(e["steps"]["language_instruction"]) == {"insert the usb connector into the port"} for e in eps)

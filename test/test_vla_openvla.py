@@ -107,3 +107,28 @@ def test_a_hugging_face_model_folder_loads_through_the_auto_classes(runs, tmp_pa
     (folder / "dataset_statistics.json").unlink()
     with pytest.raises(FileNotFoundError, match="norm_stats"):
         ov.load(folder)
+
+
+def test_spread_action_token_targets_know_which_bins_are_near():
+    """label_sigma: a prediction one bin off costs less than one far off (one-hot cross-entropy cannot tell them
+    apart), and a tiny sigma is the model's own one-hot loss; positions without a label do not count."""
+    import torch
+
+    from rldg_ros.vla.train_openvla import action_token_loss
+
+    vocab, first, target = 300, 45, 150
+    labels = torch.full((1, 3), -100)
+    labels[0, 1] = target  # predicted by the logits at position 0
+
+    def logits_at(peak: int) -> torch.Tensor:
+        lg = torch.zeros((1, 3, vocab))
+        lg[0, 0, peak] = 8.0
+        lg[0, 1:, :] = torch.randn(2, vocab)  # unlabelled positions: ignored
+        return lg
+
+    near, far = (float(action_token_loss(logits_at(p), labels, first, 3.0)) for p in (target + 1, target + 90))
+    assert near < far - 1.0
+    onehot = torch.nn.functional.cross_entropy(logits_at(target + 1)[0, :1], labels[0, 1:2])
+    assert abs(float(action_token_loss(logits_at(target + 1), labels, first, 0.05)) - float(onehot)) < 1e-4
+    hit, off1 = (float(action_token_loss(logits_at(p), labels, first, 0.05)) for p in (target, target + 1))
+    assert hit < off1  # with one-hot targets only the exact bin is rewarded

@@ -494,6 +494,7 @@ class Converter:
                 bags.append(b)
                 bag_phases[b] = frozenset(p for p in ph.split(",") if p) or None
         report = ConvertReport(bags=len(bags))
+        unlabelled = 0  # episodes without a language instruction
         cap = None
         if self.o.balance:
             counts = self.count_successes(bags)
@@ -519,9 +520,14 @@ class Converter:
                 report.episodes_written[split] = report.episodes_written.get(split, 0) + 1
                 report.steps_written += len(ep)
                 report.per_task[ep.task] += 1
+                unlabelled += not ep.instruction
             bar.set_postfix(steps=report.steps_written, episodes=sum(report.episodes_written.values()))
         if not report.episodes_written:
             report.problems.append("no episode was converted")
+        if unlabelled:
+            report.problems.append(f"{unlabelled} episode(s) carry no language instruction: a generalist fine-tuned "
+                                   "on them is not conditioned on one (record with instruction:=, or give the "
+                                   "mapping's instruction)")
         report.seconds = time.monotonic() - t0
         path = writer.close({"converted_by": "rldg convert", "relabel": self.o.relabel or None,
                              "mapping": asdict(self.m)})

@@ -73,6 +73,8 @@ class ExperimentConfig:
     eval_episodes: int = param(20, min=1, help="per task and policy, seeds 100000 and up")
     eval_mode: str = param("in_process", choices=("in_process", "graph"), help="rldg eval mode (they agree on "
                            "scripted policies: test_eval.py)")
+    train_workers: int = param(1, min=1, help="fine-tuning runs side by side on this many processes, one compute "
+                               "thread each (1: one after the other, all cores each, with a progress bar per step)")
     eval_workers: int = param(2, min=1, help="in-process evaluation (and data probe) jobs run on this many "
                               "processes, one thread each (the simulator and renderer are single-threaded)")
     seed: int = param(0, min=0)

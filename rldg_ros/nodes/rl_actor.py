@@ -59,6 +59,8 @@ class RlActorConfig:
     task: str = param("connector_insertion/usb", help="task id")
     actor_id: str = param("", help="name in transitions (empty: node name + a random session suffix)")
     time_limit: int = param(0, min=0, help="episode limit in control steps (0: the sim task's own, else 100)")
+    instruction: str = param("", help="language instruction its episodes carry (empty: the sim task's own): the "
+                             "recorded rollouts become a generalist's language-conditioned data")
     end_on_success: bool = param(True, help="end an episode when rldg/reward reports success")
     eval_every: int = param(10, min=0, help="run evaluation episodes after every N training episodes (0: never)")
     eval_episodes: int = param(5, min=1, help="evaluation episodes per evaluation round")
@@ -115,6 +117,7 @@ class RlActor(RldgNode):
         self.frames: dict[int, _Frame] = {}
         self.executed: dict[tuple[int, int], Action] = {}
         self.limit = c.time_limit or self._task_limit()
+        self.instruction = c.instruction or self._task_instruction()
         # episode state
         self.running = False
         self.starting = False
@@ -164,6 +167,16 @@ class RlActor(RldgNode):
         self.create_timer(0.05, self._tick, callback_group=group)
         self.get_logger().info(f"rl_actor up as {self.actor_id}: task {c.task}, limit {self.limit} steps"
                                + (", evaluation only" if c.eval_only else ""))
+
+    def _task_instruction(self) -> str:
+        try:
+            from rldg_ros.sim.tasks import make_task
+
+            return str(make_task(self.cfg.task).instruction)
+        except (ImportError, KeyError):  # a real cell without the sim, or a task it does not know
+            self.get_logger().warning(f"rl_actor: no instruction for task {self.cfg.task!r}: its episodes carry none "
+                                      "(set instruction:=...)")
+            return ""
 
     def _task_limit(self) -> int:
         try:
@@ -366,6 +379,7 @@ class RlActor(RldgNode):
         e.header.stamp = self.get_clock().now().to_msg()
         e.event, e.episode_id, e.task_id, e.is_eval = kind, self.episode_id, self.cfg.task, self.is_eval
         e.success, e.reason, e.num_steps = success, reason, self.steps
+        e.language_instruction = self.instruction
         self.pub_episode.publish(e)
 
     def _start(self) -> None:
