@@ -26,3 +26,10 @@ def test_graphs_lists_and_shows():
 def test_trailing_graph_args_only_for_up():
     parser = build_parser()
     assert parser.parse_args(["up", "smoke", "a:=1"]).args == ["a:=1"]
+
+
+def test_finetune_names_a_bad_label_sigma_before_reading_data(tmp_path):
+    r = subprocess.run([RLDG, "finetune", "--model", "openvla", "--data", str(tmp_path / "none"), "--out",
+                        str(tmp_path / "o"), "--label-sigma", "-1"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--label-sigma must be >= 0" in r.stderr
+    assert not (tmp_path / "o").exists()

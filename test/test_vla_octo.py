@@ -45,6 +45,8 @@ def test_padding_is_masked_and_samples_have_the_chunk_shape():
     assert d1.shape == s.shape and np.array_equal(d1, d2) and np.abs(d1).max() <= cfg.max_action  # DDIM, no noise
     assert octo.tokenize("Insert THE plug, now!", cfg.vocab, 6).tolist() == [
         cfg.vocab.index("insert"), cfg.vocab.index("the"), cfg.vocab.index("plug"), octo.UNK, 0, 0]
+    assert octo.tokenize("Insert THE plug, now!", cfg.vocab, 6, drop_unknown=True).tolist() == [
+        cfg.vocab.index("insert"), cfg.vocab.index("the"), cfg.vocab.index("plug"), 0, 0, 0]
 
 
 def test_training_reduces_loss_checkpoints_resume_and_policy(dataset, tmp_path):
@@ -90,6 +92,13 @@ def test_training_reduces_loss_checkpoints_resume_and_policy(dataset, tmp_path):
     assert a.shape == (4, 7) and np.all(np.abs(a) <= 1.0)
     b = pol.act({"image": np.zeros((128, 128, 3), np.uint8), "state": state + 5.0}, "insert the plug 0")
     assert not np.allclose(a, b)  # the state reaches the actions
+    # a word it never trained on (an unseen connector's name) is left out, not read as an untrained <unk>
+    assert pol.drop_unknown
+    img = {"image": np.zeros((128, 128, 3), np.uint8), "state": state}
+    pol.reset()
+    c = pol.act(img, "insert the type-c plug 0")
+    pol.reset()
+    assert np.allclose(c, pol.act(img, "insert the plug 0"), atol=1e-5)
     with pytest.raises(ValueError, match="20-D robot state"):
         pol.act({"image": np.zeros((128, 128, 3), np.uint8)}, "x")
     with pytest.raises(ValueError, match="uint8"):

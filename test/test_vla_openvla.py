@@ -32,7 +32,12 @@ def runs(tmp_path_factory):
 def test_pretraining_reduces_the_action_token_loss(runs):
     _, _, pre, _ = runs
     losses = [h["loss"] for h in pre["history"] if "loss" in h]
-    assert losses[-1] < 0.7 * losses[0], losses
+    # the loss of targets spread over neighbouring bins cannot go below their entropy: what is above it halves
+    sigma = TrainConfig().label_sigma
+    w = np.exp(-0.5 * (np.arange(-127, 128) / sigma) ** 2) if sigma > 0 else np.eye(1)[0]
+    w = w / w.sum()
+    floor = float(-(w[w > 0] * np.log(w[w > 0])).sum())
+    assert losses[-1] - floor < 0.6 * (losses[0] - floor), (losses, floor)
     assert pre["trainable_fraction"] == 1.0 and pre["final_val_loss"] is not None
 
 
@@ -132,3 +137,21 @@ def test_spread_action_token_targets_know_which_bins_are_near():
     assert abs(float(action_token_loss(logits_at(target + 1), labels, first, 0.05)) - float(onehot)) < 1e-4
     hit, off1 = (float(action_token_loss(logits_at(p), labels, first, 0.05)) for p in (target, target + 1))
     assert hit < off1  # with one-hot targets only the exact bin is rewarded
+
+
+def test_words_the_model_never_trained_on_are_left_out_of_the_prompt(runs):
+    """A tiny model's word embeddings come from its training instructions only: a checkpoint lists those words
+    (a base's included), and at inference an unseen word (an unseen connector's name) is left out of the prompt,
+    so it cannot enter as an untrained embedding; a model without the list keeps every word."""
+    d, _, _, _ = runs
+    vla = ov.load(d / "ft")
+    words = json.loads((d / "ft" / "rldg_vla.json").read_text())["instruction_words"]
+    assert {"insert", "the", "plug", "0", "4"} <= set(words)
+    assert vla.prompt_instruction("Insert the TYPE-C plug 3") == "Insert the plug 3"
+    img = np.zeros((64, 64, 3), np.uint8)
+    state = np.zeros(vla.cfg.proprio_dim)
+    a, _ = vla.predict_tokens(img, "insert the type-c plug 3", state)
+    b, _ = vla.predict_tokens(img, "insert the plug 3", state)
+    assert np.array_equal(a, b)
+    vla.known_words = None
+    assert vla.prompt_instruction("insert the type-c plug 3") == "insert the type-c plug 3"

@@ -16,6 +16,8 @@ def _train_args(s, steps: int, batch: int) -> None:
     s.add_argument("--lr", type=float, default=None, help="default: octo 3e-4 (warm-up + cosine); openvla 1e-3 "
                    "pretraining, 5e-4 LoRA fine-tuning (constant)")
     s.add_argument("--grad-accum", type=int, default=1, help="openvla: gradient accumulation steps")
+    s.add_argument("--label-sigma", type=float, default=None, help="openvla: action-token targets spread over "
+                   "neighbouring bins, a Gaussian of this many bins (default 3; 0: OpenVLA's one-hot loss)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-resume", action="store_true", help="start over even if OUT holds a checkpoint")
     s.add_argument("--quiet", action="store_true")
@@ -51,8 +53,13 @@ def _cfg(ns):
     if ns.model in OPENVLA:
         from rldg_ros.vla.train_openvla import TrainConfig
 
-        return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 0.0, seed=ns.seed,
-                           grad_accum=ns.grad_accum)
+        cfg = TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 0.0, seed=ns.seed,
+                          grad_accum=ns.grad_accum)
+        if ns.label_sigma is not None:
+            if not ns.label_sigma >= 0:
+                raise ValueError(f"--label-sigma must be >= 0 (bins), got {ns.label_sigma}")
+            cfg.label_sigma = ns.label_sigma
+        return cfg
     from rldg_ros.vla.train_octo import TrainConfig
 
     return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 3e-4, seed=ns.seed)

@@ -86,9 +86,10 @@ def build_vocab(instructions: list[str], extra: list[str] = ()) -> list[str]:
     return ["<pad>", "<unk>", *seen]
 
 
-def tokenize(text: str, vocab: list[str], max_len: int) -> np.ndarray:
+def tokenize(text: str, vocab: list[str], max_len: int, drop_unknown: bool = False) -> np.ndarray:
+    """Word ids, padded to ``max_len``; a word outside ``vocab`` is ``<unk>``, or left out (``drop_unknown``)."""
     index = {w: i for i, w in enumerate(vocab)}
-    ids = [index.get(w, UNK) for w in words(text)][:max_len]
+    ids = [index.get(w, UNK) for w in words(text) if not drop_unknown or w in index][:max_len]
     return np.array(ids + [PAD] * (max_len - len(ids)), np.int32)
 
 

@@ -124,6 +124,10 @@ class VLA:
         self.tokenizer = processor.tokenizer
         self.actions = ActionTokenizer(len(self.tokenizer), cfg.n_bins)
         self.meta = meta or {}
+        # the instruction words the model was trained on (None: any, e.g. a Hugging Face folder with a pretrained
+        # language model): other words are left out of the prompt at inference (``prompt_instruction``)
+        words = self.meta.get("instruction_words")
+        self.known_words: set[str] | None = set(words) if words else None
         self.name = NAME + (" (+proprio)" if cfg.proprio_dim else "")
         self.state_norm: Normalizer | None = None  # set with proprio_dim (from the dataset statistics)
         self.projector = None
@@ -202,12 +206,22 @@ class VLA:
         return out
 
     # -- inference -------------------------------------------------------------------------------------------------
+    def prompt_instruction(self, instruction: str) -> str:
+        """The instruction without the words this model never saw in training. A tiny model learns its word
+        embeddings from the fine-tuning instructions alone, so an unseen connector's name ("type-c") enters as
+        untrained embeddings that throw the policy off (Type-C 1/10 with its own instruction, 7/10 without the
+        unseen word, docs/generalists.md); OpenVLA's pretrained Llama embeds every word, so a Hugging Face folder
+        keeps the whole instruction."""
+        if self.known_words is None:
+            return instruction
+        return " ".join(w for w in instruction.split() if w.lower() in self.known_words)
+
     def predict_tokens(self, image: np.ndarray, instruction: str, state=None, constrained: bool = True):
         """Greedy decoding of 7 tokens, restricted to the action tokens (``constrained``) or over the whole
         vocabulary; -> (token ids (7,), the action-token probabilities (7, n_bins - 1))."""
         import torch
 
-        enc = self.prompt_ids([image], [instruction], None)
+        enc = self.prompt_ids([image], [self.prompt_instruction(instruction)], None)
         ids, attn, pix = enc["input_ids"], enc["attention_mask"], enc["pixel_values"]
         first = {"pixel_values": pix}
         if self.cfg.proprio_dim:
@@ -284,6 +298,11 @@ def _merged_copy(peft_model):
     import copy
 
     return copy.deepcopy(peft_model).merge_and_unload()
+
+
+def instruction_words(instructions) -> list[str]:
+    """The words of training instructions, as ``VLA.prompt_instruction`` compares them."""
+    return sorted({w.lower() for t in instructions for w in t.split()})
 
 
 def load(path: str | Path, trainable_lora: bool = False) -> VLA:

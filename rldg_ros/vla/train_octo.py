@@ -177,6 +177,11 @@ class OctoPolicy:
         self.norm = Normalizer.from_stats(stats, "action", mode=self.cfg.action_norm, skip=GRIPPER)
         self.state_norm = Normalizer.from_stats(stats, "proprio", mode="normal") if self.cfg.proprio_dim else None
         self.name = octo.NAME + (" (+proprio)" if self.cfg.proprio_dim else "")
+        # a word the model never trained on is left out of the instruction rather than read as <unk>, an embedding
+        # training never touched (an unseen connector's name: docs/generalists.md); a model trained with word
+        # dropout has learnt <unk> and keeps it
+        trained = self.model.info.get("train_config", {})
+        self.drop_unknown = not float(trained.get("word_dropout", 0.0) or 0.0) > 0
         self.rng = jax.random.PRNGKey(seed)
         self.history: list[np.ndarray] = []
         self.states: list[np.ndarray] = []
@@ -198,7 +203,8 @@ class OctoPolicy:
         pad[W - len(self.history):] = True
         frames = np.zeros((W, self.cfg.image_size, self.cfg.image_size, 3), np.uint8)
         frames[W - len(self.history):] = np.stack(self.history)
-        batch = {"image": frames[None], "text": octo.tokenize(instruction, self.cfg.vocab, self.cfg.max_text)[None],
+        text = octo.tokenize(instruction, self.cfg.vocab, self.cfg.max_text, drop_unknown=self.drop_unknown)
+        batch = {"image": frames[None], "text": text[None],
                  "timestep_pad": pad[None]}
         if self.state_norm is not None:
             state = np.asarray(observation.get("state", ()), np.float64).ravel()
