@@ -251,9 +251,12 @@ def test_quick_profile_records_the_human_demonstrations_while_the_specialist_tra
     monkeypatch.setattr(exp, "_up", fake_up)
     monkeypatch.setattr(exp, "count_collected", lambda out, task, n: {"rollouts": n, "successes": 0, "bags": 0})
     exp.start_human_collection()
+    assert ("human", USB) in exp._background
     exp.collect_one("rl", USB)  # stands for the specialist's stage going on meanwhile
+    assert not (tmp_path / "run" / "bags" / "human" / slug(USB) / "collected.json").exists()  # still recording
     release.set()
     info = exp.collect()["collected"]
+    assert not exp._background  # collect waited for the background recording's result
     assert set(info) == {f"rl:{USB}", f"human:{USB}"}
     human = [c for c in calls if c[1] == "human_like"]
     rl = [c for c in calls if c[1] == "rl"]

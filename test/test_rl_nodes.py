@@ -11,6 +11,7 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.mark.xdist_group("heavy")
+@pytest.mark.timeout(600)  # three graphs in turn: train, evaluate, record
 def test_actor_and_learner_in_separate_processes_then_eval(tmp_path, ros_env):
     run = tmp_path / "run"
     cmd = [str(BIN / "rldg"), "up", "train_rl", "--processes", "--duration", "75", "task:=connector_insertion/usb",

@@ -65,23 +65,27 @@ def test_run_vla_graph_serves_a_tiny_model_at_the_control_rate(tmp_path, ros_env
     node.create_subscription(Action, topics.COMMAND.name, lambda m: commands.append(m), RELIABLE_10)
     # no fixed duration: under load the model takes a while to come up, so wait for a number of answered states (or
     # a generous deadline), then stop the graph the way a user does (Ctrl-C)
+    log = open(tmp_path / "up.log", "w+")  # noqa: SIM115 - a file, not a pipe nobody reads while the graph runs
     proc = subprocess.Popen([str(BIN / "rldg"), "up", "run_vla", "model:=octo", f"checkpoint:={ckpt}",
-                             "task:=connector_insertion/usb"], env=ros_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "task:=connector_insertion/usb"], env=ros_env, stdout=log, stderr=subprocess.STDOUT,
+                            text=True)
     try:
-        end = time.monotonic() + 240
+        end = time.monotonic() + 200
         while len(policy) < WANTED and time.monotonic() < end and proc.poll() is None:
             ex.spin_once(timeout_sec=0.05)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=60)[0]
+        proc.wait(timeout=40)
+        log.seek(0)
+        out = log.read()
         t_stop = time.monotonic() + 1.0
         while time.monotonic() < t_stop:  # what was in flight when it stopped
             ex.spin_once(timeout_sec=0.05)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+        log.close()
         node.destroy_node()
     assert proc.returncode == 0, out[-3000:]
     assert len(policy) >= WANTED, out[-3000:]

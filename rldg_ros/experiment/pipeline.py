@@ -171,6 +171,10 @@ class Experiment:
         t0 = time.monotonic()
         self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}", domain=domain)
         row = {"max_rollouts": n, **self.count_collected(out, task, n), "seconds": time.monotonic() - t0}
+        if source == "human" and row["successes"] < c.episodes and row["rollouts"] < n:
+            # stopped early (Ctrl-C reaches the graph too and it exits cleanly): not marked done, a re-run records it
+            raise RuntimeError(f"the human-like collection of {task} stopped after {row['rollouts']} of at most {n} "
+                               f"episodes with {row['successes']} of {c.episodes} successes; run again to record it")
         out.mkdir(parents=True, exist_ok=True)
         done.write_text(json.dumps(row))
         self.log(f"experiment: collected {source} on {task}: {row['successes']}/{row['rollouts']} successful")
@@ -216,6 +220,8 @@ class Experiment:
                     continue
                 conv = Converter(TopicMap(), ConvertOptions(max_episodes=k, relabel=relabel, progress=False))
                 rep = conv.run([self.run / "bags" / source / slug(task)], out, slug(task))
+                for problem in rep.problems:
+                    self.log(f"experiment: convert {name} ({task}): {problem}")
                 info[task][name] = {"episodes": sum(rep.episodes_written.values()), "steps": rep.steps_written}
         return {"datasets": info}
 

@@ -178,10 +178,10 @@ class OctoPolicy:
         self.state_norm = Normalizer.from_stats(stats, "proprio", mode="normal") if self.cfg.proprio_dim else None
         self.name = octo.NAME + (" (+proprio)" if self.cfg.proprio_dim else "")
         # a word the model never trained on is left out of the instruction rather than read as <unk>, an embedding
-        # training never touched (an unseen connector's name: docs/generalists.md); a model trained with word
-        # dropout has learnt <unk> and keeps it
+        # training never touched (an unseen connector's name: docs/generalists.md). Not when training met <unk>:
+        # with word dropout, or fine-tuned from a base whose vocabulary (kept) lacks some of the data's words
         trained = self.model.info.get("train_config", {})
-        self.drop_unknown = not float(trained.get("word_dropout", 0.0) or 0.0) > 0
+        self.drop_unknown = not (float(trained.get("word_dropout", 0.0) or 0.0) > 0 or self.model.info.get("base"))
         self.rng = jax.random.PRNGKey(seed)
         self.history: list[np.ndarray] = []
         self.states: list[np.ndarray] = []

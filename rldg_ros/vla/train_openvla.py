@@ -131,9 +131,9 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     trainable = sum(p.numel() for p in params)
     total = sum(p.numel() for p in vla.model.parameters()) + sum(
         p.numel() for p in (vla.projector.parameters() if vla.projector is not None else ()))
-    words = ov.instruction_words([e.instruction for e in train_eps + val_eps])
-    if vla.known_words is not None and (base or resuming):  # what the base was trained on counts too
-        words = sorted(set(words) | vla.known_words)
+    words = ov.instruction_words([e.instruction for e in train_eps])  # the words training embeds
+    if base or resuming:  # what the base was trained on counts too; a base without the list keeps every word
+        words = sorted(set(words) | vla.known_words) if vla.known_words is not None else None
     info = {"purpose": purpose, "base": base_path, "data": [str(d) for d in data], "train_episodes": len(train_eps),
             "instruction_words": words,
             "val_episodes": len(val_eps), "train_config": asdict(cfg), "lr": lr, "trainable_parameters": trainable,
@@ -155,7 +155,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
             rows = index[rng.integers(0, len(index), cfg.batch_size)]
             b = batch(rows, train_eps, norm_actions, rng)
             res = vla.forward(b)
-            loss = (action_token_loss(res.logits, b["labels"], vla.actions.first_id, cfg.label_sigma)
+            loss = (action_token_loss(res.logits, b["labels"], vla.actions.first_id, cfg.label_sigma,
+                                      vla.actions.vocab_size)
                     if cfg.label_sigma > 0 else res.loss) / cfg.grad_accum
             loss.backward()
             losses.append(loss.item() * cfg.grad_accum)
@@ -182,17 +183,19 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     return write_summary(out, info, step, time.monotonic() - t0, history)
 
 
-def action_token_loss(logits, labels, first_id: int, sigma: float):
+def action_token_loss(logits, labels, first_id: int, sigma: float, end_id: int | None = None):
     """Cross-entropy of the next-token logits against action-token targets spread over neighbouring action tokens
-    (a Gaussian of ``sigma`` bins, renormalised within the action tokens); the labelled positions are those of
-    ``labels`` (-100 elsewhere), as in the model's own loss."""
+    (ids ``first_id`` .. ``end_id`` - 1, default: to the end of the logits; a Gaussian of ``sigma`` bins,
+    renormalised within them); the labelled positions are those of ``labels`` (-100 elsewhere), as in the model's
+    own loss."""
     import torch
 
     lab = labels[:, 1:]
     m = lab != -100
     logp = torch.log_softmax(logits[:, :-1][m].float(), dim=-1)
     target = lab[m]
-    ids = torch.arange(first_id, logp.shape[-1], device=logp.device)
+    end = logp.shape[-1] if end_id is None else int(end_id)
+    ids = torch.arange(first_id, end, device=logp.device)
     w = torch.exp(-0.5 * ((ids[None, :] - target[:, None]).float() / sigma) ** 2)
     w = w / w.sum(-1, keepdim=True)
-    return -(w * logp[:, first_id:]).sum(-1).mean()
+    return -(w * logp[:, first_id:end]).sum(-1).mean()
