@@ -65,4 +65,12 @@ def write_noisy_expert(tasks: list[str], out: str | Path, episodes: int, std: fl
 
 
 if __name__ == "__main__":
+    usage = "usage: python -m rldg_ros.vla.proxy_data TASK[,TASK...] OUT_DIR EPISODES_PER_TASK"
+    if len(sys.argv) != 4 or not sys.argv[3].isdigit() or int(sys.argv[3]) < 1:
+        sys.exit(f"{usage}\n(EPISODES_PER_TASK: an integer >= 1)")
+    from rldg_ros.sim.tasks import task_ids
+
+    unknown = [t for t in sys.argv[1].split(",") if t not in task_ids(None, pretrain=True)]
+    if unknown:
+        sys.exit(f"{usage}\nunknown task(s) {unknown}")
     print(write_noisy_expert(sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])))
