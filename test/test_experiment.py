@@ -129,6 +129,9 @@ def test_report_from_a_fixture_run(tmp_path):
     assert "| RL specialist(s) | 10/10 (100 %, CI 72-100) | 4/10 (40 %" in md
     # Fig 7 row: 2 and 4 episodes
     assert "| openvla-style-tiny | RL data (RLDG) | 7/10 / 7/10 | 10/10 / 7/10 |" in md
+    # ... and its reading: the fewest RL episodes that reach the human data's success with all of them
+    assert ("- openvla-style-tiny: seen: RL data with **2** episodes per task (70%) reaches human data's 60% with 4 "
+            "(0.50 of them); unseen: RL data with **2** episodes") in md
     # Fig 8 data table: RL actions near the port are large, human ones near zero
     rl_row = next(line for line in md.splitlines() if line.startswith("| RL data (RLDG) | 4 | 48 |"))
     hu_row = next(line for line in md.splitlines() if line.startswith("| human(-like) data | 4 | 48 |"))

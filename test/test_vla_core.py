@@ -72,3 +72,27 @@ def test_word_dropout_replaces_only_real_words_in_training_batches():
     assert np.all(v == text)
     plain = WindowSampler([ep], ident, 2, 2, lambda _: text, seed=0)
     assert np.all(plain.batch(50)["text"] == text)
+
+
+def test_octo_image_augmentation_one_transform_per_window_training_batches_only():
+    from rldg_ros.vla.data import EpisodeData, ImageAugment, WindowSampler
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    frame[:, :8] = [200, 40, 40]  # a coloured half, so hue and saturation jitter show
+    windows = np.broadcast_to(frame, (64, 2, 16, 16, 3)).copy()
+    out = ImageAugment()(windows, np.random.default_rng(1))
+    assert out.shape == windows.shape and out.dtype == np.uint8
+    assert np.all(out[:, 0] == out[:, 1])  # both frames of a window get the same crop and jitter
+    changed = np.abs(out.astype(int) - windows).mean(axis=(1, 2, 3, 4))
+    assert np.all(changed > 0) and len({round(c, 3) for c in changed}) > 32  # each window its own draw
+    ident = ImageAugment(scale=(1, 1), ratio=(1, 1), brightness=0, contrast=(1, 1), saturation=(1, 1), hue=0)
+    assert np.abs(ident(windows, np.random.default_rng(2)).astype(int) - windows).max() <= 1  # only rounding
+    # colour jitter is mild (Octo's ranges): the mean brightness moves by less than 0.1 of the range plus contrast
+    assert np.abs(out.mean(axis=(1, 2, 3, 4)) - windows.mean()).max() < 0.15 * 255
+
+    ep = EpisodeData(np.broadcast_to(frame, (6, 16, 16, 3)).copy(), np.zeros((6, 3)), np.zeros((6, 7)), "insert", "t")
+    norm = Normalizer(np.full(7, -1.0), np.ones(7), np.zeros(7), np.ones(7), "normal", ())
+    s = WindowSampler([ep], norm, 2, 2, lambda _: np.zeros(4, np.int32), seed=0, image_augment=ImageAugment())
+    assert np.any(s.batch(8)["image"][:, -1] != frame)
+    assert np.all(next(s.all_batches(4))["image"][:, -1] == frame)  # validation images are never altered

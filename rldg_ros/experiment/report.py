@@ -91,6 +91,21 @@ def _pooled(rows: list[dict]) -> dict | None:
     return a if a["episodes"] else None
 
 
+def _fewest_to_match(gen: list[dict], model: str, ks: list[int], n: int, seen: bool) -> str:
+    """Fig 7's reading: the fewest RL episodes per task whose success reaches the human data's success with all
+    ``n`` episodes (paper: 45 RL episodes against 300 human ones), on the seen or unseen tasks."""
+    where = "seen" if seen else "unseen"
+    human = _agg(_select(gen, model=model, source="human", episodes_trained=n, seen=seen))
+    if not human["episodes"]:
+        return f"{where}: human data with {n} episodes not evaluated"
+    for k in ks:
+        rl = _agg(_select(gen, model=model, source="rl", episodes_trained=k, seen=seen))
+        if rl["episodes"] and rl["rate"] >= human["rate"]:
+            return (f"{where}: RL data with **{k}** episodes per task ({rl['rate']:.0%}) reaches human data's "
+                    f"{human['rate']:.0%} with {n} ({k / n:.2f} of them)")
+    return f"{where}: no RL subset reaches human data's {human['rate']:.0%} with {n} episodes"
+
+
 def _base_text(cfg: dict, m: str) -> str:
     given = cfg.get(f"base_{m}", "")
     if given == "shipped":
@@ -263,6 +278,10 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
                     b = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=False))
                     cells.append(f"{a['successes']}/{a['episodes']} / {b['successes']}/{b['episodes']}")
                 md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | " + " | ".join(cells) + " |")
+        md.append("")
+        for m in smodels:
+            md.append(f"- {MODEL_LABEL[m]}: " + "; ".join(_fewest_to_match(gen, m, ks, N, seen)
+                                                         for seen in (True, False)))
         for ax, seen in zip(axes, (True, False), strict=True):
             ax.set_xlabel("fine-tuning episodes per task")
             ax.set_title("seen tasks" if seen else "unseen tasks", fontsize=9)

@@ -38,6 +38,55 @@ def random_shift(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.n
     return out
 
 
+@dataclass(frozen=True)
+class ImageAugment:
+    """Octo's fine-tuning image augmentation (octo/data/utils/data_utils + its finetune config): a random resized
+    crop (area ``scale``, aspect ``ratio``) resized back, then brightness, contrast, saturation and hue jitter. One
+    draw per window: every frame of a window gets the same transform (the camera does not jump between steps)."""
+
+    scale: tuple[float, float] = (0.8, 1.0)
+    ratio: tuple[float, float] = (0.9, 1.1)
+    brightness: float = 0.1
+    contrast: tuple[float, float] = (0.9, 1.1)
+    saturation: tuple[float, float] = (0.9, 1.1)
+    hue: float = 0.05
+
+    def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(B, W, S, S, 3) uint8 windows -> the same shape, augmented."""
+        from PIL import Image
+
+        b, w, s = images.shape[:3]
+        out = np.empty_like(images)
+        for i in range(b):
+            area = rng.uniform(*self.scale) * s * s
+            aspect = np.exp(rng.uniform(np.log(self.ratio[0]), np.log(self.ratio[1])))
+            cw = int(np.clip(round(np.sqrt(area * aspect)), 1, s))
+            ch = int(np.clip(round(np.sqrt(area / aspect)), 1, s))
+            y, x = int(rng.integers(0, s - ch + 1)), int(rng.integers(0, s - cw + 1))
+            for j in range(w):
+                crop = images[i, j, y:y + ch, x:x + cw]
+                out[i, j] = crop if (ch, cw) == (s, s) else np.asarray(
+                    Image.fromarray(crop).resize((s, s), Image.BILINEAR))
+        x = out.astype(np.float32) / 255.0
+        shape = (b, 1, 1, 1, 1)
+        x = x + rng.uniform(-self.brightness, self.brightness, shape)
+        mean = x.mean(axis=(2, 3, 4), keepdims=True)
+        x = (x - mean) * rng.uniform(*self.contrast, shape) + mean
+        gray = x @ np.array([0.299, 0.587, 0.114], np.float32)
+        x = gray[..., None] + (x - gray[..., None]) * rng.uniform(*self.saturation, shape)
+        x = _rotate_hue(x, rng.uniform(-self.hue, self.hue, b) * 2 * np.pi)
+        return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _rotate_hue(x: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Hue rotation by ``angle`` (radians, one per window) in YIQ space: luma kept, chroma turned."""
+    to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
+    yiq = x @ to_yiq.T
+    c, s = np.cos(angle).reshape(-1, 1, 1, 1), np.sin(angle).reshape(-1, 1, 1, 1)
+    i, q = yiq[..., 1] * c - yiq[..., 2] * s, yiq[..., 1] * s + yiq[..., 2] * c
+    return np.stack([yiq[..., 0], i, q], -1) @ np.linalg.inv(to_yiq).T.astype(np.float32)
+
+
 @dataclass
 class EpisodeData:
     images: np.ndarray  # (T, S, S, 3) uint8
@@ -100,7 +149,8 @@ def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float
 class WindowSampler:
     def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
                  text_fn, seed: int = 0, state_norm: Normalizer | None = None, augment: int = 0,
-                 word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1) -> None:
+                 word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1,
+                 image_augment: ImageAugment | None = None) -> None:
         if not episodes:
             raise ValueError("no episodes to sample from")
         self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
@@ -111,6 +161,7 @@ class WindowSampler:
         self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
         self.rng = np.random.default_rng(seed)
         self.augment = int(augment)  # random-shift augmentation (pixels), training batches only
+        self.image_augment = image_augment  # Octo's crop + colour jitter, training batches only
         # training batches only: each instruction word becomes the unknown-word token with this probability, so the
         # model meets <unk> in context and an instruction with a word it never saw (an unseen connector's name) is
         # not out of distribution
@@ -142,6 +193,8 @@ class WindowSampler:
         out = {k: np.stack([it[k] for it in items]) for k in items[0]}
         if self.augment:
             out["image"] = random_shift(out["image"], self.augment, self.rng)
+        if self.image_augment is not None:
+            out["image"] = self.image_augment(out["image"], self.rng)
         if self.word_dropout > 0:
             drop = (out["text"] != self.pad_id) & (self.rng.random(out["text"].shape) < self.word_dropout)
             out["text"] = np.where(drop, self.unk_id, out["text"]).astype(out["text"].dtype)
