@@ -75,7 +75,7 @@ def test_word_dropout_replaces_only_real_words_in_training_batches():
 
 
 def test_octo_image_augmentation_one_transform_per_window_training_batches_only():
-    from rldg_ros.vla.data import EpisodeData, ImageAugment, WindowSampler
+    from rldg_ros.vla.data import EpisodeData, ImageAugment, WindowSampler, image_augment
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
@@ -90,6 +90,12 @@ def test_octo_image_augmentation_one_transform_per_window_training_batches_only(
     assert np.abs(ident(windows, np.random.default_rng(2)).astype(int) - windows).max() <= 1  # only rounding
     # colour jitter is mild (Octo's ranges): the mean brightness moves by less than 0.1 of the range plus contrast
     assert np.abs(out.mean(axis=(1, 2, 3, 4)) - windows.mean()).max() < 0.15 * 255
+
+    colour = image_augment("colour")(windows, np.random.default_rng(3))  # presets by name; "colour" never crops
+    assert np.all(colour.std(axis=-1).mean(axis=(1, 2, 3)) != windows.std(axis=-1).mean())  # colours move
+    assert image_augment("") is None and image_augment("none") is None
+    with pytest.raises(ValueError, match="unknown image augmentation 'crop'"):
+        image_augment("crop")
 
     ep = EpisodeData(np.broadcast_to(frame, (6, 16, 16, 3)).copy(), np.zeros((6, 3)), np.zeros((6, 7)), "insert", "t")
     norm = Normalizer(np.full(7, -1.0), np.ones(7), np.zeros(7), np.ones(7), "normal", ())

@@ -78,6 +78,24 @@ class ImageAugment:
         return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+IMAGE_AUGMENTS = {
+    "octo": ImageAugment(),
+    # colour only, wide: the unseen connectors differ from the seen ones in colour as much as in shape (a light grey
+    # USB plug, a dark grey Type-C one), and a crop takes away what octo-style aims by (docs/generalists.md)
+    "colour": ImageAugment(scale=(1.0, 1.0), ratio=(1.0, 1.0), brightness=0.2, contrast=(0.6, 1.4),
+                           saturation=(0.0, 1.5), hue=0.5),
+}
+
+
+def image_augment(name: str) -> ImageAugment | None:
+    """A preset of IMAGE_AUGMENTS by name ("" or "none": no augmentation)."""
+    if name in ("", "none", None):
+        return None
+    if name not in IMAGE_AUGMENTS:
+        raise ValueError(f"unknown image augmentation {name!r}; known: none, {', '.join(IMAGE_AUGMENTS)}")
+    return IMAGE_AUGMENTS[name]
+
+
 def _rotate_hue(x: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Hue rotation by ``angle`` (radians, one per window) in YIQ space: luma kept, chroma turned."""
     to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)

@@ -16,7 +16,7 @@ import numpy as np
 
 from rldg_ros.vla import octo_style as octo
 from rldg_ros.vla.bases import verify
-from rldg_ros.vla.data import GRIPPER, ImageAugment, WindowSampler, merged_statistics, split_episodes, write_summary
+from rldg_ros.vla.data import GRIPPER, WindowSampler, image_augment, merged_statistics, split_episodes, write_summary
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -35,8 +35,9 @@ class TrainConfig:
     log_every: int = 25
     proprio: bool = True  # from scratch: give the model the robot state as a proprio token (fine-tuning: the base's)
     augment: int = 0  # > 0: random shifts of up to this many pixels of the model's image (one shift per window)
-    # Octo's fine-tuning image augmentation (random resized crop + colour jitter, data.ImageAugment)
-    image_augment: bool = False
+    # image augmentation presets (data.IMAGE_AUGMENTS): "" none; "octo" Octo's fine-tuning one (random resized crop +
+    # mild colour jitter: USB 14/20 -> 0/20, docs/generalists.md); "colour" strong colour jitter, no crop
+    image_augment: str = ""
     # instruction words replaced by <unk> in training (the word vocabulary is learned from the data, unlike Octo's
     # pretrained T5: an unseen connector's name is <unk>). Off by default: 0.2 brought HDMI 0/20 -> 18/20 when the
     # data named three connectors but cost USB 20/20 -> 10/20 (docs/generalists.md)
@@ -90,7 +91,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
 
     sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm,
                             augment=cfg.augment, word_dropout=cfg.word_dropout, pad_id=octo.PAD, unk_id=octo.UNK,
-                            image_augment=ImageAugment() if cfg.image_augment else None)
+                            image_augment=image_augment(cfg.image_augment))
     val_sampler = (WindowSampler(val_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm)
                    if val_eps else None)
 
