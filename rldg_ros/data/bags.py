@@ -111,9 +111,12 @@ class BagReport:
     path: str
     storage: str = ""
     messages: dict[str, int] = field(default_factory=dict)
-    bytes: int = 0
+    bytes: int = 0  # message payload bytes (decompressed)
+    file_bytes: int = 0  # the bag's files on disk
     problems: list[str] = field(default_factory=list)
-    truncated: bool = False
+    truncated: bool = False  # the bag ends torn: what its writer wrote last is lost
+    # log-time ranges (ns) of messages in damaged chunks that were skipped, in the order met (the rest was read)
+    damaged: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _mcap_files(path: Path) -> list[Path]:
@@ -159,6 +162,7 @@ def read_bag(path: str | Path, report: BagReport | None = None) -> Iterator[tupl
         report.problems.append(f"{path}: no .mcap or .db3 files")
         return
     for f in files:
+        report.file_bytes += f.stat().st_size
         yield from _read_mcap(f, report)
 
 
@@ -167,14 +171,105 @@ def _count(report: BagReport, topic: str, n: int) -> None:
     report.bytes += n
 
 
+def _summary(fh):
+    """The MCAP summary (schemas, channels, chunk index) if the file has an intact one, else None."""
+    from mcap.reader import make_reader
+
+    try:
+        summary = make_reader(fh).get_summary()
+    except Exception:  # noqa: BLE001 - no or a damaged footer/summary (a writer that died): stream instead
+        return None
+    return summary if summary is not None and summary.chunk_indexes else None
+
+
 def _read_mcap(f: Path, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
+    with open(f, "rb") as fh:
+        summary = _summary(fh)
+    if summary is not None:
+        yield from _read_mcap_indexed(f, summary, report)
+    else:
+        yield from _read_mcap_stream(f, report)
+
+
+class _Channels:
+    """MCAP channel id -> (topic, ROS type), registering each type's definition once; bad ones are reported."""
+
+    def __init__(self, f: Path, report: BagReport) -> None:
+        self.f, self.report, self.ts = f, report, typestore()
+        self.schemas: dict = {}
+        self.channels: dict[int, tuple[str, str]] = {}
+        self.bad_types: set[str] = set()
+
+    def add(self, channel) -> None:
+        schema = self.schemas.get(channel.schema_id)
+        msgtype = schema.name if schema else ""
+        if schema is not None and msgtype not in self.ts.fielddefs and msgtype not in self.bad_types:
+            try:
+                register_definition(self.ts, msgtype, schema.data.decode())
+            except Exception as exc:  # noqa: BLE001 - report the type, keep the other topics
+                self.bad_types.add(msgtype)
+                self.report.problems.append(f"{self.f}: topic {channel.topic}: cannot parse the definition of "
+                                            f"{msgtype} ({exc}); its messages are skipped")
+        self.channels[channel.id] = (channel.topic, msgtype)
+
+    def get(self, channel_id: int) -> tuple[str, str] | None:
+        topic, msgtype = self.channels.get(channel_id, ("", ""))
+        if not topic or not msgtype or msgtype in self.bad_types:
+            return None
+        return topic, msgtype
+
+
+def _read_mcap_indexed(f: Path, summary, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
+    """Chunk by chunk through the summary's chunk index: a damaged chunk (bad CRC, undecompressable, torn) is
+    skipped and reported with the log-time range of its messages, and reading goes on with the next one."""
+    import io
+    import struct
+
+    from mcap.data_stream import ReadDataStream
+    from mcap.opcode import Opcode
+    from mcap.records import Chunk, Message
+    from mcap.stream_reader import breakup_chunk
+
+    chans = _Channels(f, report)
+    chans.schemas = dict(summary.schemas)
+    for ch in summary.channels.values():
+        chans.add(ch)
+    size = f.stat().st_size
+    with open(f, "rb") as fh:
+        for k, ci in enumerate(sorted(summary.chunk_indexes, key=lambda c: c.chunk_start_offset)):
+            got = []
+            try:
+                if ci.chunk_start_offset + ci.chunk_length > size:
+                    raise EOFError("the chunk runs past the end of the file")
+                fh.seek(ci.chunk_start_offset)
+                data = fh.read(ci.chunk_length)
+                if data[0] != Opcode.CHUNK:
+                    raise ValueError(f"no chunk record at this offset (opcode {data[0]:#x})")
+                (length,) = struct.unpack_from("<Q", data, 1)
+                chunk = Chunk.read(ReadDataStream(io.BytesIO(data[9:9 + length])))
+                got = [r for r in breakup_chunk(chunk, validate_crc=True) if isinstance(r, Message)]
+            except Exception as exc:  # noqa: BLE001 - this chunk is damaged: skip it, keep the others
+                report.damaged.append((int(ci.message_start_time), int(ci.message_end_time)))
+                report.problems.append(
+                    f"{f}: chunk {k + 1}/{len(summary.chunk_indexes)} (bytes {ci.chunk_start_offset}-"
+                    f"{ci.chunk_start_offset + ci.chunk_length}, messages logged {ci.message_start_time * 1e-9:.3f}-"
+                    f"{ci.message_end_time * 1e-9:.3f} s) is damaged ({type(exc).__name__}: {exc}); skipped, "
+                    "the other chunks are read")
+                continue
+            for rec in got:  # in the order written (a clock that jumps back stays visible)
+                tm = chans.get(rec.channel_id)
+                if tm is None:
+                    continue
+                _count(report, tm[0], len(rec.data))
+                yield tm[0], tm[1], int(rec.log_time), bytes(rec.data)
+
+
+def _read_mcap_stream(f: Path, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
+    """Record by record from the start, for files without an intact summary: everything before a tear."""
     from mcap.records import Channel, Message, Schema
     from mcap.stream_reader import StreamReader
 
-    ts = typestore()
-    schemas: dict[int, Schema] = {}
-    channels: dict[int, tuple[str, str]] = {}
-    bad_types: set[str] = set()
+    chans = _Channels(f, report)
     with open(f, "rb") as fh:
         reader = StreamReader(fh, skip_magic=False, emit_chunks=False, validate_crcs=True)
         records = reader.records
@@ -191,24 +286,15 @@ def _read_mcap(f: Path, report: BagReport) -> Iterator[tuple[str, str, int, byte
                                        f"({type(exc).__name__}: {exc or 'end of data'}); the rest of the file is lost")
                 return
             if isinstance(rec, Schema):
-                schemas[rec.id] = rec
+                chans.schemas[rec.id] = rec
             elif isinstance(rec, Channel):
-                schema = schemas.get(rec.schema_id)
-                msgtype = schema.name if schema else ""
-                if schema is not None and msgtype not in ts.fielddefs:
-                    try:
-                        register_definition(ts, msgtype, schema.data.decode())
-                    except Exception as exc:  # noqa: BLE001 - report the type, keep the other topics
-                        bad_types.add(msgtype)
-                        report.problems.append(f"{f}: topic {rec.topic}: cannot parse the definition of "
-                                               f"{msgtype} ({exc}); its messages are skipped")
-                channels[rec.id] = (rec.topic, msgtype)
+                chans.add(rec)
             elif isinstance(rec, Message):
-                topic, msgtype = channels.get(rec.channel_id, ("", ""))
-                if not topic or msgtype in bad_types or not msgtype:
+                tm = chans.get(rec.channel_id)
+                if tm is None:
                     continue
-                _count(report, topic, len(rec.data))
-                yield topic, msgtype, int(rec.log_time), bytes(rec.data)
+                _count(report, tm[0], len(rec.data))
+                yield tm[0], tm[1], int(rec.log_time), bytes(rec.data)
 
 
 def _read_sqlite(path: Path, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
@@ -220,6 +306,7 @@ def _read_sqlite(path: Path, report: BagReport) -> Iterator[tuple[str, str, int,
         report.truncated = True
         return
     ts = typestore()
+    report.file_bytes += sum(p.stat().st_size for p in path.glob("*.db3"))
     try:
         with Reader(path) as reader:
             for c in reader.connections:

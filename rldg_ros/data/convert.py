@@ -56,6 +56,13 @@ class TopicMap:
     action_fields: list[str] = param([f"action[{i}]" for i in range(7)],
                                      help="7 field paths of the rldg action ('' = 0, or a number = constant)")
     action_scale: list[float] = param([1.0] * 7, help="multiplies each action field (e.g. twist -> [-1, 1])")
+    action_frame: str = param("wrist", choices=("wrist", "base"),
+                              help="frame of the action source's translation and rotation (a SpaceMouse twist: base);"
+                                   " the dataset's actions are in the wrist frame (rldg_ros.spec)")
+    orientation_fields: list[str] = param(["tcp_pose.orientation.w", "tcp_pose.orientation.x",
+                                           "tcp_pose.orientation.y", "tcp_pose.orientation.z"],
+                                          help="the state message's TCP orientation (w, x, y, z): rotates "
+                                               "base-frame actions into the wrist frame")
     step_key_fields: list[str] = param(["episode_id", "step"],
                                        help="fields naming the step an action answers: repeats are dropped")
     intervention_field: str = param("intervention", help="bool field of the action: a human/scripted takeover")
@@ -92,6 +99,11 @@ class TopicMap:
         m = TopicMap(**raw)
         if len(m.action_fields) != 7 or len(m.action_scale) != 7:
             raise ValueError(f"{path}: action_fields and action_scale need 7 entries each")
+        if m.action_frame not in ("wrist", "base"):
+            raise ValueError(f"{path}: action_frame {m.action_frame!r}: use wrist or base")
+        if m.action_frame == "base" and len(m.orientation_fields) != 4:
+            raise ValueError(f"{path}: orientation_fields needs the 4 quaternion fields (w, x, y, z) of the state "
+                             "message to rotate base-frame actions")
         return m
 
 
@@ -116,6 +128,22 @@ def get_field(msg, path: str):
             idx = int(m.group(2))
             obj = obj[idx] if idx < len(obj) else 0
     return obj
+
+
+def quat_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a (w, x, y, z) quaternion (normalised first)."""
+    w, x, y, z = np.asarray(q, float) / max(float(np.linalg.norm(q)), 1e-12)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def field_error(bag, topic: str, msg, kind: str, path: str) -> str:
+    """A mapping field that the message does not have: name it, the message type and the fields it has."""
+    fields = list(getattr(msg, "__dataclass_fields__", {}))
+    fields = [f for f in fields if f != "__msgtype__"]
+    return (f"{bag}: {topic} ({getattr(msg, '__msgtype__', type(msg).__name__)}): the mapping's {kind} "
+            f"{path!r} is not a field of the message; its fields: {', '.join(fields) or '-'}")
 
 
 def _norm(topic: str) -> str:
@@ -169,8 +197,10 @@ class ConvertOptions:
 class ConvertReport:
     dataset: str = ""
     bags: int = 0
-    bag_bytes: int = 0
+    bag_bytes: int = 0  # the bags' files on disk
+    message_bytes: int = 0  # the messages' payloads (decompressed)
     messages: int = 0
+    topics: Counter = field(default_factory=Counter)  # messages per topic, over every bag
     episodes_written: dict[str, int] = field(default_factory=dict)
     steps_written: int = 0
     episodes_skipped: list[dict] = field(default_factory=list)
@@ -182,6 +212,7 @@ class ConvertReport:
     def to_json(self) -> dict:
         d = asdict(self)
         d["steps_dropped"], d["per_task"] = dict(self.steps_dropped), dict(self.per_task)
+        d["topics"] = dict(self.topics)
         d["bag_mb_per_s"] = self.bag_bytes / 1e6 / max(self.seconds, 1e-9)
         d["steps_per_s"] = self.steps_written / max(self.seconds, 1e-9)
         return d
@@ -212,6 +243,7 @@ class _Open:
     rewards: list[float] = field(default_factory=list)
     interventions: list[bool] = field(default_factory=list)
     privileged: list[np.ndarray | None] = field(default_factory=list)
+    torn: str = ""  # why the episode cannot be whole (it began inside damaged data)
 
 
 def _stamp(msg) -> tuple | None:
@@ -251,11 +283,16 @@ class Converter:
         state = priv = None  # (t, vec, stamp)
         reward = 0.0
         gripper = m.gripper_initial
+        gripper_t = None  # log time of the last gripper button
+        last_end_t = None  # log time of the last END event
+        n_damaged = 0  # damaged stretches of the bag handled so far (br.damaged)
+        torn_until = None  # end of the last damaged stretch: an episode starting right after it began inside it
         last_action = None  # (t, msg) for the rate clock
         next_tick = None
         seen_keys: set = set()
         pending: _Step | None = None
         ep: _Open | None = None
+        last_episode_id = None  # of an episode closed at a damaged stretch (gap-split numbering continues)
         last_t = None
         has_events = bool(m.episode_topic)  # with an episode topic, steps outside START..END are not an episode
 
@@ -298,6 +335,7 @@ class Converter:
             if pending is not None:
                 resolve(pending, e)
                 pending = None
+            why = why or e.torn or None
             if why is not None:
                 skip_episode(e, why, t)
                 return None
@@ -320,42 +358,91 @@ class Converter:
                            e.instruction or m.instruction, str(bag), e.task or m.task, e.episode_id, bool(ok),
                            float(np.mean(e.interventions)), terminal=bool(ok))
 
+        def action_vector(action_msg) -> np.ndarray:
+            a = np.zeros(7, np.float32)
+            for i, (f, scale) in enumerate(zip(m.action_fields, m.action_scale, strict=True)):
+                try:
+                    a[i] = float(get_field(action_msg, f)) * scale
+                except (AttributeError, KeyError, TypeError, ValueError):
+                    raise ValueError(field_error(bag, m.action_topic, action_msg, "action_fields", f)) from None
+            if m.gripper_topic:
+                a[6] = gripper
+            if m.action_frame == "base" and state is not None:  # rotate into the wrist frame with the TCP pose
+                rot = quat_matrix(state[3])
+                a[:3], a[3:6] = rot.T @ a[:3], rot.T @ a[3:6]
+            return a
+
+        def new_open(t: int, episode_id: int) -> _Open:
+            e = _Open(str(bag), t, episode_id=episode_id)
+            if torn_until is not None and (t - torn_until) * 1e-9 <= m.gap_s:
+                e.torn = "torn: it begins right after a damaged stretch of the bag (its start is lost)"
+            return e
+
         def start_step(t: int, action_msg, intervention: bool) -> None:
-            nonlocal pending, ep
+            nonlocal pending, ep, gripper
             if state is None or (t - state[0]) * 1e-9 > m.max_age_s:
                 report.steps_dropped[f"no robot state within {m.max_age_s} s"] += 1
                 return
-            a = np.array([float(get_field(action_msg, f)) * s for f, s in zip(m.action_fields, m.action_scale,
-                                                                                 strict=True)],
-                         np.float32)
-            if m.gripper_topic:
-                a[6] = gripper
-            if not np.all(np.isfinite(a)):
-                report.steps_dropped["NaN/inf action"] += 1
-                return
             if phases is not None and phase not in phases:
                 report.steps_dropped[f"in phase {phase or '(none)'} (kept: {', '.join(sorted(phases))})"] += 1
+                return
+            split = (ep is not None and not ep.from_event and pending is not None
+                     and (t - pending.t) * 1e-9 > m.gap_s > 0)
+            if split and m.gripper_topic and (gripper_t is None or gripper_t <= pending.t):
+                gripper = m.gripper_initial  # a new demonstration: no button since the last one ended
+            a = action_vector(action_msg)
+            if not np.all(np.isfinite(a)):
+                report.steps_dropped["NaN/inf action"] += 1
                 return
             if ep is None:
                 if has_events:
                     report.steps_dropped["outside an episode (before START or after END)"] += 1
                     return
-                ep = _Open(str(bag), t)
-            elif not ep.from_event and pending is not None and (t - pending.t) * 1e-9 > m.gap_s > 0:
+                ep = new_open(t, 0 if last_episode_id is None else last_episode_id + 1)
+            elif split:
                 out = finish(ep, None, None, t)
                 if out is not None:
                     yield_queue.append(out)
-                ep = _Open(str(bag), t, episode_id=ep.episode_id + 1)
+                ep = new_open(t, ep.episode_id + 1)
             if pending is not None:
                 resolve(pending, ep)
             p = None if priv is None else priv[1]
             pending = _Step(t, np.clip(a, -1.0, 1.0), intervention, state[1], state[2], p)
 
+        def damaged(d0: int, d1: int, t: int) -> None:
+            """The reader skipped a damaged stretch holding the messages logged in [d0, d1]."""
+            nonlocal ep, pending, state, last_action, next_tick, torn_until, last_episode_id
+            if ep is not None:
+                last = pending.t if pending is not None else ep.t0
+                why = None
+                if ep.from_event or (d0 - last) * 1e-9 <= m.gap_s:
+                    why = f"torn: part of it was in a damaged stretch of the bag ({d0 * 1e-9:.3f}-{d1 * 1e-9:.3f} s)"
+                out = finish(ep, None, why, t)  # else it had ended before the damage (a gap longer than gap_s)
+                if out is not None:
+                    yield_queue.append(out)
+                last_episode_id, ep, pending = ep.episode_id, None, None
+            images.clear()
+            state = last_action = next_tick = None
+            torn_until = d1
+
         yield_queue: list[Episode] = []
         for topic, msgtype, t, raw in read_bag(bag, br):
+            while n_damaged < len(br.damaged):
+                damaged(*br.damaged[n_damaged], t)
+                n_damaged += 1
             role = topics.get(_norm(topic))
             if role is None:
                 continue
+            if m.clock == "rate" and last_action is not None:
+                # the rate clock's ticks up to this message use what came before it (not a next episode's pose)
+                period = int(1e9 / m.rate_hz)
+                next_tick = last_action[0] if next_tick is None else next_tick
+                while next_tick < t:
+                    if (next_tick - last_action[0]) * 1e-9 <= m.max_age_s:
+                        start_step(next_tick, last_action[1], m.intervention_default)
+                    next_tick += period
+                while yield_queue:
+                    yield yield_queue.pop(0)
             if last_t is not None and t < last_t - 500_000_000:
                 report.problems.append(f"{bag}: {topic}: clock jumped back {(last_t - t) * 1e-9:.2f} s at "
                                        f"t={t * 1e-9:.3f} s; the open episode ends there")
@@ -374,25 +461,38 @@ class Converter:
             if role == "image":
                 images.append((t, _stamp(msg), msg, msgtype))
             elif role == "state":
-                try:
-                    vec = np.array([float(get_field(msg, f)) for f in m.state_fields], np.float32)
-                except (AttributeError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{bag}: {topic} ({msgtype}): state field {exc} does not exist") from None
-                state = (t, vec, _stamp(msg))
+                fields = m.state_fields + (m.orientation_fields if m.action_frame == "base" else [])
+                vals = []
+                for f in fields:
+                    try:
+                        vals.append(float(get_field(msg, f)))
+                    except (AttributeError, KeyError, TypeError, ValueError):
+                        kind = "state_fields" if f in m.state_fields else "orientation_fields"
+                        raise ValueError(field_error(bag, topic, msg, kind, f)) from None
+                n = len(m.state_fields)
+                state = (t, np.array(vals[:n], np.float32), _stamp(msg), np.array(vals[n:], float))
             elif role == "privileged":
                 priv = (t, np.asarray(msg.state, np.float32))
             elif role == "reward":
-                reward = float(get_field(msg, m.reward_field))
+                try:
+                    reward = float(get_field(msg, m.reward_field))
+                except (AttributeError, KeyError, TypeError, ValueError):
+                    raise ValueError(field_error(bag, topic, msg, "reward_field", m.reward_field)) from None
             elif role == "gripper":
-                if get_field(msg, m.gripper_close_field):
-                    gripper = 1.0
-                elif get_field(msg, m.gripper_open_field):
-                    gripper = -1.0
+                try:
+                    close, open_ = get_field(msg, m.gripper_close_field), get_field(msg, m.gripper_open_field)
+                except (AttributeError, KeyError, TypeError):
+                    raise ValueError(field_error(bag, topic, msg, "gripper_close_field / gripper_open_field",
+                                                 f"{m.gripper_close_field} / {m.gripper_open_field}")) from None
+                if close or open_:
+                    gripper, gripper_t = (1.0 if close else -1.0), t
             elif role == "episode":
                 ev = int(msg.event)
                 if ev == 0:  # START
                     if ep is not None:
                         finish(ep, None, "incomplete: a new episode started before its END event", t)
+                    if gripper_t is None or last_end_t is None or gripper_t <= last_end_t:
+                        gripper = m.gripper_initial  # each episode starts from the configured gripper state
                     ep = _Open(str(bag), t, int(msg.episode_id), msg.task_id, msg.language_instruction, True)
                     seen_keys.clear()
                     phase = str(msg.phase)
@@ -406,7 +506,9 @@ class Converter:
                             yield out
                         ep = _Open(str(bag), t, ep.episode_id, ep.task, ep.instruction, True)
                     phase = new_phase
-                elif ev == 1 and ep is not None:  # END
+                elif ev == 1:
+                    last_end_t = t
+                if ev == 1 and ep is not None:  # END
                     why = None
                     if phases is not None and not ep.actions and pending is None:
                         why = "no steps in the kept phases"
@@ -422,8 +524,9 @@ class Converter:
                 if m.step_key_fields:
                     try:
                         key = tuple(get_field(msg, f) for f in m.step_key_fields)
-                    except AttributeError:
-                        key = None
+                    except (AttributeError, KeyError, TypeError):
+                        raise ValueError(field_error(bag, topic, msg, "step_key_fields",
+                                                     ", ".join(m.step_key_fields))) from None
                 if key is not None:
                     if key in seen_keys:
                         continue
@@ -431,16 +534,10 @@ class Converter:
                 try:
                     inter = bool(get_field(msg, m.intervention_field)) if m.intervention_field else \
                         m.intervention_default
-                except AttributeError:
-                    inter = m.intervention_default
+                except (AttributeError, KeyError, TypeError):
+                    raise ValueError(field_error(bag, topic, msg, "intervention_field",
+                                                 m.intervention_field)) from None
                 start_step(t, msg, inter)
-            if m.clock == "rate" and last_action is not None:
-                period = int(1e9 / m.rate_hz)
-                next_tick = last_action[0] if next_tick is None else next_tick
-                while next_tick <= t:
-                    if (next_tick - last_action[0]) * 1e-9 <= m.max_age_s:
-                        start_step(next_tick, last_action[1], m.intervention_default)
-                    next_tick += period
             while yield_queue:
                 yield yield_queue.pop(0)
         # end of the bag
@@ -450,14 +547,17 @@ class Converter:
                     " (the bag is truncated)" if br.truncated else "")
                 finish(ep, None, why, last_t or 0)
             else:
-                out = finish(ep, None, None, last_t or 0)
+                out = finish(ep, None, "incomplete: the bag is truncated while it was recorded" if br.truncated
+                             else None, last_t or 0)
                 if out is not None:
                     yield out
         while yield_queue:
             yield yield_queue.pop(0)
         report.problems.extend(br.problems)
         report.messages += sum(br.messages.values())
-        report.bag_bytes += br.bytes
+        report.bag_bytes += br.file_bytes
+        report.message_bytes += br.bytes
+        report.topics.update(br.messages)
         for name, role in (("image", m.image_topic), ("state", m.state_topic), ("action", m.action_topic)):
             if role and _norm(role) not in {_norm(k) for k in br.messages}:
                 report.problems.append(f"{bag}: no messages on the {name} topic {role}")
@@ -483,8 +583,6 @@ class Converter:
         return counts
 
     def run(self, inputs: list[str | Path], out_dir: str | Path, name: str) -> ConvertReport:
-        from tqdm import tqdm
-
         t0 = time.monotonic()
         bags: list[Path] = []
         bag_phases: dict[Path, frozenset[str] | None] = {}
@@ -494,7 +592,6 @@ class Converter:
                 bags.append(b)
                 bag_phases[b] = frozenset(p for p in ph.split(",") if p) or None
         report = ConvertReport(bags=len(bags))
-        unlabelled = 0  # episodes without a language instruction
         cap = None
         if self.o.balance:
             counts = self.count_successes(bags)
@@ -504,6 +601,31 @@ class Converter:
             cap = self.o.max_episodes if cap is None else min(cap, self.o.max_episodes)
         writer = RldsWriter(out_dir, name, (self.m.image_size, self.m.image_size, 3), len(self.m.state_fields),
                             shard_mb=self.o.shard_mb)
+        try:
+            unlabelled = self._convert(bags, bag_phases, writer, report, cap, name)
+            self.check_topics(report)
+        except BaseException:
+            writer.abort()  # nothing half-written is left to block the next run
+            raise
+        if not report.episodes_written:
+            report.problems.append("no episode was converted")
+        if unlabelled:
+            report.problems.append(f"{unlabelled} episode(s) carry no language instruction: a generalist fine-tuned "
+                                   "on them is not conditioned on one (record with instruction:=, or give the "
+                                   "mapping's instruction)")
+        path = writer.close({"converted_by": "rldg convert", "relabel": self.o.relabel or None,
+                             "mapping": asdict(self.m)})
+        report.dataset = str(path)
+        report.seconds = time.monotonic() - t0
+        (path / "conversion_report.json").write_text(json.dumps(report.to_json(), indent=1, default=str))
+        return report
+
+    def _convert(self, bags: list[Path], bag_phases: dict, writer: RldsWriter, report: ConvertReport,
+                 cap: int | None, name: str) -> int:
+        """Every bag's episodes into ``writer``; returns how many carry no language instruction."""
+        from tqdm import tqdm
+
+        unlabelled = 0
         bar = tqdm(bags, desc=f"convert -> {name}", unit="bag", disable=not self.o.progress)
         for bag in bar:
             for ep in self.episodes(bag, report, bag_phases[bag]):
@@ -522,19 +644,34 @@ class Converter:
                 report.per_task[ep.task] += 1
                 unlabelled += not ep.instruction
             bar.set_postfix(steps=report.steps_written, episodes=sum(report.episodes_written.values()))
-        if not report.episodes_written:
-            report.problems.append("no episode was converted")
-        if unlabelled:
-            report.problems.append(f"{unlabelled} episode(s) carry no language instruction: a generalist fine-tuned "
-                                   "on them is not conditioned on one (record with instruction:=, or give the "
-                                   "mapping's instruction)")
-        report.seconds = time.monotonic() - t0
-        path = writer.close({"converted_by": "rldg convert", "relabel": self.o.relabel or None,
-                             "mapping": asdict(self.m)})
-        report.dataset = str(path)
-        report.seconds = time.monotonic() - t0
-        (path / "conversion_report.json").write_text(json.dumps(report.to_json(), indent=1, default=str))
-        return report
+        return unlabelled
+
+    def check_topics(self, report: ConvertReport) -> None:
+        """A mapped topic that no bag has is a mistake in the mapping (or the wrong bags): an error naming it, with
+        the bags' topics (one that only some bags lack is reported per bag)."""
+        import difflib
+
+        m = self.m
+        have = {_norm(t): t for t in report.topics}
+        if not have:
+            return  # nothing readable at all: reported per bag
+        def hint(topic: str) -> str:
+            near = difflib.get_close_matches(_norm(topic), list(have), n=1, cutoff=0.6)
+            return f"; did you mean {have[near[0]]}?" if near else ""
+
+        for key in ("image_topic", "state_topic", "action_topic", "episode_topic"):
+            topic = getattr(m, key)
+            if topic and _norm(topic) not in have:
+                extra = " (or set episode_topic: '' to split episodes at gaps)" if key == "episode_topic" else ""
+                raise ValueError(f"the mapping's {key} {topic} is in none of the {report.bags} bag(s){hint(topic)}"
+                                 f"{extra}; their topics: {', '.join(sorted(report.topics))}")
+        # optional streams (a gripper button nobody pressed publishes nothing): reported, with the nearest topic
+        for key, then in (("gripper_topic", "the gripper stays at gripper_initial"),
+                          ("reward_topic", "sparse rewards (1 on a success's last step)"),
+                          ("privileged_topic", "no privileged features (relabelling a state policy needs them)")):
+            topic = getattr(m, key)
+            if topic and _norm(topic) not in have:
+                report.problems.append(f"the mapping's {key} {topic} has no messages in any bag{hint(topic)}: {then}")
 
 
 def print_summary(report: ConvertReport) -> None:
@@ -546,7 +683,8 @@ def print_summary(report: ConvertReport) -> None:
     t.add_column("what")
     t.add_column("value", justify="right")
     t.add_row("bags read", str(report.bags))
-    t.add_row("bag data (MB)", f"{report.bag_bytes / 1e6:.1f}")
+    t.add_row("bag files (MB)", f"{report.bag_bytes / 1e6:.1f}")
+    t.add_row("message data (MB, decompressed)", f"{report.message_bytes / 1e6:.1f}")
     t.add_row("episodes written", ", ".join(f"{k} {v}" for k, v in report.episodes_written.items()) or "0")
     t.add_row("steps written", str(report.steps_written))
     t.add_row("episodes skipped", str(len(report.episodes_skipped)))

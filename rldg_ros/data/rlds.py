@@ -168,6 +168,9 @@ class RldsWriter:
         self.dir = Path(out_dir) / name / version
         if self.dir.exists() and any(self.dir.iterdir()):
             raise FileExistsError(f"{self.dir} already holds a dataset; choose another --out or --name")
+        # the folders this writer creates: abort() removes them again, so a failed run leaves nothing that blocks
+        # the next one
+        self._created = [d for d in (self.dir, self.dir.parent, self.dir.parent.parent) if not d.exists()]
         self.dir.mkdir(parents=True, exist_ok=True)
         self.image_shape, self.state_dim = tuple(image_shape), int(state_dim)
         self.shard_bytes = int(shard_mb * 1e6)
@@ -195,6 +198,18 @@ class RldsWriter:
             self.actions.append(ep.action.astype(np.float32))
             self.states.append(ep.state.astype(np.float32))
         return len(data)
+
+    def abort(self) -> None:
+        """Give up: close and delete the partial shards, and the folders this writer created if they are empty."""
+        for s in self.splits.values():
+            if s.writer is not None:
+                s.writer.close()
+                s.writer = None
+            for path in s.shards:
+                path.unlink(missing_ok=True)
+        for d in self._created:
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
 
     def close(self, extra_info: dict | None = None) -> Path:
         splits_info = []

@@ -1,0 +1,164 @@
+"""`rldg convert` on bags of a real cell written by another tool (mcap-ros2-support, the standard franka / realsense /
+spacenav message types), through config/convert_franka_spacenav.yaml: action frames, episode boundaries, the gripper
+per episode, truncated and damaged bags, mistakes in the mapping."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+from rldg_ros.data.rlds import RldsReader
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFS = ROOT / "test" / "helpers" / "msgdefs"
+MAP = TopicMap.load(ROOT / "config" / "convert_franka_spacenav.yaml")
+SCALE = 2.857  # the mapping's spacenav scale
+S = np.sqrt(0.5)
+# the TCP orientation of the fixture: 180 degrees about (1, 1, 0)/sqrt(2), so base x is wrist y, base z is wrist -z
+QUAT = {"w": 0.0, "x": S, "y": S, "z": 0.0}
+ROT = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])  # wrist -> base
+T0 = 1_700_000_000 * 10**9
+
+
+def write_cell_bag(path: Path, demos: int = 2, seconds: float = 3.0, gap_s: float = 10.0, chunk_size: int = 1 << 20,
+                   open_in_demo: int | None = None, start_x: tuple[float, ...] = (0.40, 0.60, 0.45)) -> dict:
+    """Demonstrations as `ros2 bag record` writes them on a Franka + RealSense + SpaceMouse cell, ``gap_s`` apart:
+    pose at 100 Hz integrating the base-frame SpaceMouse twist (50 Hz), a 30 Hz colour camera, the gripper's open
+    button pressed halfway through demonstration ``open_in_demo``. Returns the recorded poses per demonstration."""
+    from mcap_ros2.writer import Writer
+
+    poses = {}
+    with open(path, "wb") as f:
+        w = Writer(f, chunk_size=chunk_size)
+        s_pose = w.register_msgdef("geometry_msgs/msg/PoseStamped", (DEFS / "PoseStamped.txt").read_text())
+        s_img = w.register_msgdef("sensor_msgs/msg/Image", (DEFS / "Image.txt").read_text())
+        s_tw = w.register_msgdef("geometry_msgs/msg/Twist", (DEFS / "Twist.txt").read_text())
+        s_joy = w.register_msgdef("sensor_msgs/msg/Joy", (DEFS / "Joy.txt").read_text())
+
+        def hdr(t):
+            return {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": "base"}
+
+        for d in range(demos):
+            start = d * (seconds + gap_s)
+            p = np.array([start_x[d % len(start_x)], 0.0, 0.3])
+            v, wz = np.zeros(3), 0.0
+            poses[d] = []
+            for i in range(int(seconds * 1000)):  # 1 ms ticks
+                t = T0 + int((start + i / 1000) * 1e9)
+                if i % 20 == 0:  # spacenav at 50 Hz: a slowly varying base-frame velocity and yaw rate
+                    v = np.array([0.10 + 0.2 * np.sin(2 * np.pi * i / 6000), 0.05 * np.cos(2 * np.pi * i / 4000),
+                                  -0.03])
+                    wz = 0.2 * np.sin(2 * np.pi * i / 5000)
+                    w.write_message("/spacenav/twist", s_tw, {"linear": dict(zip("xyz", v.tolist(), strict=True)),
+                                                              "angular": {"x": 0.0, "y": 0.0, "z": wz}}, t)
+                if i % 10 == 0:  # pose at 100 Hz
+                    poses[d].append((t, p.copy()))
+                    w.write_message("/franka_robot_state_broadcaster/current_pose", s_pose, {
+                        "header": hdr(t), "pose": {"position": dict(zip("xyz", p.tolist(), strict=True)),
+                                                   "orientation": QUAT}}, t)
+                    p = p + v * 0.010
+                if i % 33 == 0:  # camera at 30 Hz
+                    img = np.full((48, 64, 3), 40 * d, np.uint8)
+                    w.write_message("/camera/camera/color/image_raw", s_img, {
+                        "header": hdr(t), "height": 48, "width": 64, "encoding": "rgb8", "is_bigendian": 0,
+                        "step": 64 * 3, "data": img.tobytes()}, t)
+                if open_in_demo == d and i == int(seconds * 500):
+                    w.write_message("/spacenav/joy", s_joy, {"header": hdr(t), "axes": [], "buttons": [0, 1]}, t)
+        w.finish()
+    return poses
+
+
+def convert(bags, out, mapping=MAP, **opts):
+    return Converter(mapping, ConvertOptions(progress=False, **opts)).run(bags, out, "cell")
+
+
+def episodes(rep):
+    return list(RldsReader(rep.dataset).episodes(decode_images=False))
+
+
+def test_base_frame_twist_becomes_wrist_frame_actions_matching_the_pose(tmp_path):
+    write_cell_bag(tmp_path / "cell.mcap", demos=1)
+    eps = episodes(convert([tmp_path / "cell.mcap"], tmp_path / "out"))
+    st = eps[0]["steps"]
+    pos, act = st["observation"]["state"][:, :3], st["action"]
+    vel = np.diff(pos, axis=0) / 0.1  # base-frame velocity from the finite-differenced pose (10 Hz steps)
+    base = act[:-1, :3] @ ROT.T / SCALE  # the wrist-frame actions taken back into the base frame
+    assert np.abs(vel).max() > 0.1
+    np.testing.assert_allclose(base, vel, atol=0.02)
+    # the yaw rate about base z is a rotation about wrist -z
+    assert np.abs(act[:, 5]).max() > 0.2 and np.all(np.abs(act[:, 3:5]) < 1e-6)
+    # the same bag read as if the twist were in the wrist frame does not match the motion
+    wrong = episodes(convert([tmp_path / "cell.mcap"], tmp_path / "wrong",
+                             mapping=dataclasses.replace(MAP, action_frame="wrist")))
+    assert np.abs(wrong[0]["steps"]["action"][:-1, :3] @ ROT.T / SCALE - vel).max() > 0.05
+
+
+def test_gap_split_episodes_keep_their_own_poses_and_reset_the_gripper(tmp_path):
+    poses = write_cell_bag(tmp_path / "cell.mcap", demos=3, open_in_demo=0)
+    rep = convert([tmp_path / "cell.mcap"], tmp_path / "out")
+    eps = episodes(rep)
+    assert rep.episodes_written == {"train": 3}, (rep.episodes_skipped, rep.problems)
+    for k, e in enumerate(eps):
+        pos = e["steps"]["observation"]["state"][:, :3]
+        own = np.stack([p for _, p in poses[k]])
+        # every step's pose is one its own demonstration recorded (none is the next one's first pose), in order
+        match = [int(np.argmin(np.abs(own - q).sum(axis=1))) for q in pos]
+        assert all(np.abs(own[i] - q).max() < 1e-5 for i, q in zip(match, pos, strict=True)), k
+        assert match == sorted(match) and match[0] == 0 and 29 <= len(pos) <= 33
+    grip = [e["steps"]["action"][:, 6] for e in eps]
+    assert grip[0][0] == 1 and grip[0][-1] == -1  # opened halfway through the first demonstration
+    assert np.all(grip[1] == 1) and np.all(grip[2] == 1)  # the next ones start closed again (gripper_initial)
+
+
+def test_truncated_bag_drops_its_torn_last_episode(tmp_path):
+    write_cell_bag(tmp_path / "cell.mcap", demos=2, chunk_size=64 * 1024)
+    data = (tmp_path / "cell.mcap").read_bytes()
+    (tmp_path / "cut.mcap").write_bytes(data[: int(len(data) * 0.8)])  # the writer died in the second demo
+    rep = convert([tmp_path / "cut.mcap"], tmp_path / "out")
+    assert rep.episodes_written == {"train": 1}
+    assert [s["reason"] for s in rep.episodes_skipped] == ["incomplete: the bag is truncated while it was recorded"]
+    assert len(episodes(rep)[0]["steps"]["action"]) >= 29  # the whole first demonstration
+
+
+def test_a_damaged_middle_chunk_costs_only_the_episode_it_held(tmp_path):
+    write_cell_bag(tmp_path / "cell.mcap", demos=3, chunk_size=64 * 1024)
+    from mcap.reader import make_reader
+
+    with open(tmp_path / "cell.mcap", "rb") as f:
+        chunks = sorted(make_reader(f).get_summary().chunk_indexes, key=lambda c: c.chunk_start_offset)
+    mid = T0 + int((13.0 + 1.5) * 1e9)  # halfway through the second demonstration (3 s long, 10 s gaps)
+    bad = next(c for c in chunks if c.message_start_time <= mid <= c.message_end_time)
+    data = bytearray((tmp_path / "cell.mcap").read_bytes())
+    at = bad.chunk_start_offset + bad.chunk_length // 2
+    data[at:at + 64] = bytes(64)  # zeroed bytes inside the compressed chunk
+    (tmp_path / "damaged.mcap").write_bytes(bytes(data))
+    rep = convert([tmp_path / "damaged.mcap"], tmp_path / "out")
+    assert rep.episodes_written == {"train": 2}, (rep.episodes_skipped, rep.problems)
+    xs = [e["steps"]["observation"]["state"][0, 0] for e in episodes(rep)]
+    assert xs == pytest.approx([0.40, 0.45], abs=0.005)  # the first and the third: everything after the damage
+    # the second demonstration's steps before the damage and after it: both torn, both skipped with the reason
+    assert [s["reason"].split(":")[0] for s in rep.episodes_skipped] == ["torn", "torn"]
+    assert "damaged stretch of the bag (1700000014.360-1700000014.584 s)" in rep.episodes_skipped[0]["reason"]
+    damaged = [p for p in rep.problems if "is damaged" in p]
+    assert len(damaged) == 1 and f"bytes {bad.chunk_start_offset}-" in damaged[0]
+    assert rep.bag_bytes == len(data)  # the file's size, not the decompressed messages
+    assert rep.message_bytes > rep.bag_bytes  # raw images compress
+
+
+def test_a_misspelt_topic_or_field_is_an_error_that_names_it_and_leaves_nothing_behind(tmp_path):
+    write_cell_bag(tmp_path / "cell.mcap", demos=1)
+    typo = dataclasses.replace(MAP, image_topic="/camera/camera/colour/image_raw")
+    with pytest.raises(ValueError, match=r"image_topic /camera/camera/colour/image_raw is in none of the 1 bag\(s\); "
+                                         r"did you mean /camera/camera/color/image_raw\?"):
+        convert([tmp_path / "cell.mcap"], tmp_path / "out", mapping=typo)
+    assert not (tmp_path / "out").exists()  # a failed run leaves no folder that blocks the next one
+    field = dataclasses.replace(MAP, action_fields=["linear.x", "linear.y", "linear.z", "angular.x", "angular.y",
+                                                    "angualr.z", ""])
+    with pytest.raises(ValueError, match=r"/spacenav/twist \(geometry_msgs/msg/Twist\): the mapping's action_fields "
+                                         r"'angualr.z' is not a field of the message; its fields: linear, angular"):
+        convert([tmp_path / "cell.mcap"], tmp_path / "out", mapping=field)
+    assert not (tmp_path / "out").exists()
+    rep = convert([tmp_path / "cell.mcap"], tmp_path / "out")  # the corrected mapping converts into the same place
+    assert rep.episodes_written == {"train": 1}
