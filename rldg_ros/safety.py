@@ -22,20 +22,28 @@ class SafetyConfig:
 
 
 class CommandRefused(ValueError):
-    """A command that must not reach the robot; the message says why."""
+    """A command that must not reach the robot; the message says why, ``kind`` names the reason for counting."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
-def check_action(action, cfg: SafetyConfig) -> np.ndarray:
-    """The action as a float64 (7,) array, or :class:`CommandRefused` (NaN/inf, wrong size, oversized)."""
-    a = np.asarray(action, dtype=np.float64).reshape(-1)
+def check_action(action, cfg: SafetyConfig | None = None, max_abs: float | None = None) -> np.ndarray:
+    """The action as a float64 (7,) array, or :class:`CommandRefused` (wrong size, NaN/inf, oversized)."""
+    limit = max_abs if max_abs is not None else (cfg or SafetyConfig()).max_abs_action
+    try:
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise CommandRefused(f"action is not a numeric array ({exc})", "not numeric") from None
     if a.shape != (7,):
-        raise CommandRefused(f"action must have 7 values, got {a.size}")
+        raise CommandRefused(f"action must have 7 values, got {a.size}", "wrong size")
     if not np.all(np.isfinite(a)):
-        raise CommandRefused(f"action contains NaN/inf: {np.round(a, 4).tolist()}")
+        raise CommandRefused(f"action contains NaN/inf: {np.round(a, 4).tolist()}", "NaN/inf")
     worst = float(np.max(np.abs(a)))
-    if worst > cfg.max_abs_action + 1e-6:
-        raise CommandRefused(f"action component {worst:.3f} exceeds the limit {cfg.max_abs_action}: "
-                             f"{np.round(a, 4).tolist()}")
+    if worst > limit + 1e-6:
+        raise CommandRefused(f"action component {worst:.3f} exceeds the limit {limit}: {np.round(a, 4).tolist()}",
+                             "oversized")
     return a
 
 

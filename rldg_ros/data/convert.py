@@ -126,7 +126,9 @@ def get_field(msg, path: str):
         obj = getattr(obj, m.group(1))
         if m.group(2) is not None:
             idx = int(m.group(2))
-            obj = obj[idx] if idx < len(obj) else 0
+            if idx >= len(obj):
+                raise IndexError(f"{path}: the message has {len(obj)} value(s) in {m.group(1)}")
+            obj = obj[idx]
     return obj
 
 
@@ -136,6 +138,14 @@ def quat_matrix(q: np.ndarray) -> np.ndarray:
     return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
                      [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
                      [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def _pressed(msg, path: str) -> bool:
+    """A button field; a button the device does not have is not pressed."""
+    try:
+        return bool(get_field(msg, path))
+    except IndexError:
+        return False
 
 
 def field_error(bag, topic: str, msg, kind: str, path: str) -> str:
@@ -358,11 +368,14 @@ class Converter:
                            e.instruction or m.instruction, str(bag), e.task or m.task, e.episode_id, bool(ok),
                            float(np.mean(e.interventions)), terminal=bool(ok))
 
-        def action_vector(action_msg) -> np.ndarray:
+        def action_vector(action_msg) -> np.ndarray | None:
             a = np.zeros(7, np.float32)
             for i, (f, scale) in enumerate(zip(m.action_fields, m.action_scale, strict=True)):
                 try:
                     a[i] = float(get_field(action_msg, f)) * scale
+                except IndexError as exc:  # e.g. a 6-value action: the step is dropped, counted
+                    report.steps_dropped[f"{m.action_topic}: {exc}"] += 1
+                    return None
                 except (AttributeError, KeyError, TypeError, ValueError):
                     raise ValueError(field_error(bag, m.action_topic, action_msg, "action_fields", f)) from None
             if m.gripper_topic:
@@ -391,6 +404,8 @@ class Converter:
             if split and m.gripper_topic and (gripper_t is None or gripper_t <= pending.t):
                 gripper = m.gripper_initial  # a new demonstration: no button since the last one ended
             a = action_vector(action_msg)
+            if a is None:
+                return
             if not np.all(np.isfinite(a)):
                 report.steps_dropped["NaN/inf action"] += 1
                 return
@@ -466,7 +481,7 @@ class Converter:
                 for f in fields:
                     try:
                         vals.append(float(get_field(msg, f)))
-                    except (AttributeError, KeyError, TypeError, ValueError):
+                    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
                         kind = "state_fields" if f in m.state_fields else "orientation_fields"
                         raise ValueError(field_error(bag, topic, msg, kind, f)) from None
                 n = len(m.state_fields)
@@ -480,7 +495,8 @@ class Converter:
                     raise ValueError(field_error(bag, topic, msg, "reward_field", m.reward_field)) from None
             elif role == "gripper":
                 try:
-                    close, open_ = get_field(msg, m.gripper_close_field), get_field(msg, m.gripper_open_field)
+                    close = _pressed(msg, m.gripper_close_field)
+                    open_ = _pressed(msg, m.gripper_open_field)
                 except (AttributeError, KeyError, TypeError):
                     raise ValueError(field_error(bag, topic, msg, "gripper_close_field / gripper_open_field",
                                                  f"{m.gripper_close_field} / {m.gripper_open_field}")) from None

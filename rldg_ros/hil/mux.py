@@ -13,6 +13,8 @@ PAUSE and HOLD (zero motion, flagged SOURCE_HOLD).
   driver died mid-motion (the spacenav driver publishes on events, so silence after a release is normal): the
   takeover stops and the mux holds (it does not hand a possibly wrong situation back to the policy) until the
   operator chooses a mode again.
+* A policy action is sent once, for the step it answers: when the policy stops publishing, nothing more is sent and
+  the bridge's watchdog holds the arm within its timeout of the last command.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class InterventionMux:
         self.human_last_msg: float | None = None
         self.human_nonzero = False  # the last human message was an active command
         self.policy: tuple[np.ndarray, float, str] | None = None
+        self.policy_used = False  # the policy's last action was sent already (it is never repeated)
         self.scripted: tuple[np.ndarray, float, str] | None = None
         self.taken_over = False
         self.ramp = 0  # steps into a hand-back ramp (0 = no ramp running)
@@ -82,12 +85,21 @@ class InterventionMux:
 
     def policy_action(self, action: np.ndarray, now: float, name: str = "policy") -> None:
         self.policy = (np.asarray(action, dtype=float), now, name)
+        self.policy_used = False
+
+    def drop_policy_action(self) -> None:
+        """Forget the policy's last action (it was refused): nothing of it is sent again."""
+        self.policy = None
 
     def scripted_action(self, action: np.ndarray | None, now: float, name: str = "scripted") -> None:
         """The automatic intervener's action while one of its rules fires, or None when none does."""
         self.scripted = None if action is None else (np.asarray(action, dtype=float), now, name)
 
     # -- decision --------------------------------------------------------------------------------------------------
+    def hold(self, name: str) -> Decision:
+        """Zero motion, the gripper as last commanded."""
+        return self._hold(name)
+
     def _hold(self, name: str) -> Decision:
         a = np.zeros(7)
         if self.human is not None:
@@ -130,8 +142,11 @@ class InterventionMux:
         if self.scripted is not None and now - self.scripted[1] <= c.policy_timeout_s:
             return Decision(self.scripted[0].copy(), SOURCE_SCRIPTED, self.scripted[2], True)
 
-        if self.policy is None or now - self.policy[1] > c.policy_timeout_s:
+        # a policy action is sent once: it answers one step, and a policy that stops publishing must not keep the
+        # arm moving on repeats (the bridge's watchdog holds within its timeout of the last command)
+        if self.policy is None or now - self.policy[1] > c.policy_timeout_s or self.policy_used:
             return Decision(None, SOURCE_HOLD, "no fresh policy action", False)
+        self.policy_used = True
         a = self.policy[0].copy()
         if self.ramp:
             a[:6] *= self.ramp / c.handback_steps

@@ -29,7 +29,8 @@ def twist_to_array(msg: Twist) -> np.ndarray:
 
 def joy_msg(stamp, buttons, axes=()) -> Joy:
     joy = Joy()
-    joy.header.stamp = stamp
+    if stamp is not None:
+        joy.header.stamp = stamp
     joy.axes = [float(a) for a in axes]
     joy.buttons = [int(b) for b in buttons]
     return joy
@@ -37,7 +38,8 @@ def joy_msg(stamp, buttons, axes=()) -> Joy:
 
 def image_msg(rgb: np.ndarray, stamp, frame_id: str) -> Image:
     msg = Image()
-    msg.header.stamp = stamp
+    if stamp is not None:
+        msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
     msg.encoding = "rgb8"
@@ -60,7 +62,8 @@ def camera_info(width: int, height: int, fovy_deg: float, stamp, frame_id: str) 
     """Pinhole intrinsics of a MuJoCo camera (square pixels, vertical field of view ``fovy_deg``)."""
     f = (height / 2.0) / math.tan(math.radians(fovy_deg) / 2.0)
     info = CameraInfo()
-    info.header.stamp = stamp
+    if stamp is not None:
+        info.header.stamp = stamp
     info.header.frame_id = frame_id
     info.width, info.height = width, height
     info.distortion_model = "plumb_bob"
@@ -77,7 +80,8 @@ def robot_state_msg(state: np.ndarray, joints: np.ndarray, joint_vel: np.ndarray
     """``state`` follows ``rldg_ros.sim.env.STATE_NAMES`` (pos, quat wxyz, twist, wrench, gripper width)."""
     s = np.asarray(state, dtype=np.float64)
     msg = RobotState()
-    msg.header.stamp = stamp
+    if stamp is not None:
+        msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     p, q = msg.tcp_pose.position, msg.tcp_pose.orientation
     p.x, p.y, p.z = s[0:3]

@@ -8,6 +8,7 @@ Output is event-driven: each fresh policy action is answered at once (no added t
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ from rldg_ros.hil.spacemouse import InputMapConfig, InputMapper
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import action_to_array, twist_to_array
 from rldg_ros.qos import RELIABLE_10
+from rldg_ros.safety import CommandRefused, check_action
 from rldg_ros.sim.geometry import quat_to_mat
 from rldg_ros.spec import CONTROL_HZ
 
@@ -32,6 +34,8 @@ class InterventionMuxConfig:
     input: str = param("spacemouse", choices=("spacemouse", "keyboard", "expert", "human_like", "none"),
                        help="which human/scripted source may intervene")
     control_hz: float = param(CONTROL_HZ, min=1.0, max=100.0, help="output rate when no policy action drives it")
+    max_abs_action: float = param(1.0, min=0.1, max=10.0,
+                                  help="policy / scripted actions with any |a_i| above this are refused")
     mux: MuxConfig = field(default_factory=MuxConfig)
     input_map: InputMapConfig = field(default_factory=InputMapConfig)
 
@@ -54,6 +58,7 @@ class InterventionMuxNode(RldgNode):
         self.step = 0
         self.events_seen = 0
         self.scripted_key: tuple[int, int] | None = None
+        self.refused: Counter = Counter()  # (source, reason) -> refused inputs
         self.pub = self.create_publisher(Action, topics.COMMAND.name, RELIABLE_10)
         self.create_subscription(Action, topics.POLICY_ACTION.name, self._on_policy, RELIABLE_10)
         self.create_subscription(RobotState, topics.ROBOT_STATE.name, self._on_state, RELIABLE_10)
@@ -83,10 +88,23 @@ class InterventionMuxNode(RldgNode):
         a = self.mapper.to_action(self.last_twist, self.tcp_rot)
         self.mux.human_input(a, self.now(), self.cfg.input, self.buttons_down)
 
+    def _refuse(self, source: str, exc: CommandRefused) -> None:
+        """Count and log a refused input (the count per source and reason is in every log line)."""
+        self.refused[(source, exc.kind)] += 1
+        self.get_logger().error(f"{source} input refused ({exc.kind}, {self.refused[(source, exc.kind)]} so far): "
+                                f"{exc}")
+
+    def _checked(self, source: str, msg: Action) -> np.ndarray | None:
+        try:
+            return check_action(action_to_array(msg), max_abs=self.cfg.max_abs_action)
+        except CommandRefused as exc:
+            self._refuse(source, exc)
+            return None
+
     def _on_twist(self, msg: Twist) -> None:
         v = twist_to_array(msg)
         if not np.all(np.isfinite(v)):
-            self.get_logger().error(f"{self.cfg.input} input refused: NaN/inf in {v.tolist()}")
+            self._refuse(self.cfg.input, CommandRefused(f"NaN/inf in {v.tolist()}", "NaN/inf"))
             return
         with self.lock:
             self.last_twist = v
@@ -98,9 +116,13 @@ class InterventionMuxNode(RldgNode):
             self._human()
 
     def _on_scripted(self, msg: Action) -> None:
+        a = self._checked(msg.source_name or self.cfg.input, msg)
         with self.lock:
             self.scripted_key = (int(msg.episode_id), int(msg.step))
-            self.mux.scripted_action(action_to_array(msg), self.now(), msg.source_name or self.cfg.input)
+            if a is None:  # refused: no intervention this step (and the last one is not repeated)
+                self.mux.scripted_action(None, self.now())
+                return
+            self.mux.scripted_action(a, self.now(), msg.source_name or self.cfg.input)
             p = self.mux.policy
             if p is None or self.now() - p[1] > self.mux.cfg.policy_timeout_s:
                 # no policy is running (scripted teleop): answer the step at once, tagged with it, so a lock-step
@@ -108,14 +130,19 @@ class InterventionMuxNode(RldgNode):
                 self._emit(msg.header.stamp, msg.episode_id, msg.step)
 
     def _on_policy(self, msg: Action) -> None:
+        a = self._checked(msg.source_name or "policy", msg)
         with self.lock:
+            if a is None:  # refused: the step is answered with a hold, and the policy's last action is forgotten
+                self.mux.drop_policy_action()
+                self._publish(self.mux.hold("refused policy action"), msg.header.stamp, msg.episode_id, msg.step)
+                return
             key = (int(msg.episode_id), int(msg.step))
             if msg.episode_id and self.scripted_key is not None and self.scripted_key != key:
                 # a step-tagged policy action: an intervention counts only for the very step it was made for (in a
                 # faster-than-real-time sim the time-based freshness window spans several steps)
                 self.mux.scripted_action(None, self.now())
                 self.scripted_key = None
-            self.mux.policy_action(action_to_array(msg), self.now(), msg.source_name or "policy")
+            self.mux.policy_action(a, self.now(), msg.source_name or "policy")
             self._emit(msg.header.stamp, msg.episode_id, msg.step)
 
     def _on_timer(self) -> None:
@@ -143,8 +170,10 @@ class InterventionMuxNode(RldgNode):
             else:
                 self.get_logger().info(event)
         self.events_seen = len(self.mux.events)
-        if d.action is None:
-            return
+        if d.action is not None:
+            self._publish(d, stamp, episode_id, step)
+
+    def _publish(self, d, stamp, episode_id: int, step: int) -> None:
         msg = Action()
         msg.header.stamp = stamp if stamp is not None else self.get_clock().now().to_msg()
         msg.action = [float(v) for v in d.action]

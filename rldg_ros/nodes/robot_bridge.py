@@ -14,6 +14,7 @@ into a base-frame TCP delta, limited per step, clipped to the workspace box; no 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -255,6 +256,7 @@ class RobotBridge(RldgNode):
         self.lock = threading.Lock()
         self.latest: tuple[np.ndarray, float] | None = None  # (action, receive time)
         self.watchdog = Watchdog(cfg.safety.watchdog_timeout)
+        self.refused: Counter = Counter()  # (source, reason) -> refused commands
         self.episode_id = 0
         self.episode_step = 0
         self.sim_time = 0.0
@@ -322,7 +324,10 @@ class RobotBridge(RldgNode):
         try:
             a = check_action(action_to_array(msg), self.cfg.safety)
         except CommandRefused as exc:
-            self.get_logger().error(f"command refused ({msg.source_name or 'unknown source'}): {exc}")
+            source = msg.source_name or "unknown source"
+            self.refused[(source, exc.kind)] += 1
+            self.get_logger().error(f"command refused ({source}; {exc.kind}, {self.refused[(source, exc.kind)]} so "
+                                    f"far): {exc}")
             return
         with self.lock:
             self.latest = (a, self.now_s())
