@@ -23,6 +23,7 @@ BENCHMARKS = {
     "dds_latency": ("dds_latency.py", "measure"),
     "sim": ("sim.py", "measure"),
     "mux": ("mux.py", "measure"),
+    "hold": ("hold.py", "measure"),
     "reward": ("reward.py", "measure"),
     "rl": ("rl.py", "measure"),
     "data": ("data.py", "measure"),

@@ -1,8 +1,9 @@
 """``robot_bridge``: rldg actions in, rldg robot state out, for the MuJoCo cell or a real Franka (franka_ros2).
 
 Every command goes through one safety path whatever the backend: refused if NaN/inf/oversized (logged), turned
-into a base-frame TCP delta, limited per step, clipped to the workspace box; no fresh command for
-``safety.watchdog_timeout`` -> hold the current pose. Backends:
+into a base-frame TCP delta, limited per step, clipped to the workspace box, and executed once: a control tick
+without a fresh command holds the current pose (``holding`` is reported after ``safety.watchdog_timeout`` without
+one). Backends:
 
 * ``sim``: owns the cell (rldg_ros.sim), steps it at ``control_hz`` in real time (or as fast as possible,
   publishing ``/clock``, with ``realtime: false``), publishes the wrist camera under realsense2_camera's names.
@@ -254,7 +255,9 @@ class RobotBridge(RldgNode):
         super().__init__(node_name, **kwargs)
         cfg = self.cfg
         self.lock = threading.Lock()
-        self.latest: tuple[np.ndarray, float] | None = None  # (action, receive time)
+        # (action, receive time) of the newest command not executed yet: each command moves the arm by one step,
+        # once; a tick without a fresh one holds (a policy that falls silent stops the arm within a control period)
+        self.latest: tuple[np.ndarray, float] | None = None
         self.watchdog = Watchdog(cfg.safety.watchdog_timeout)
         self.refused: Counter = Counter()  # (source, reason) -> refused commands
         self.episode_id = 0
@@ -381,12 +384,15 @@ class RobotBridge(RldgNode):
             return
         with self.lock:
             now = self.now_s()
-            holding = self.latest is None or self.watchdog.expired(now)
+            # holding (the state's flag): no command for the watchdog's timeout; a tick without a fresh command
+            # (a late one, or none) does not move the arm either
+            holding = self.watchdog.expired(now)
             limited = False
-            if holding:
+            if holding or self.latest is None:
                 self.backend.hold()
             else:
                 a = self.latest[0]
+                self.latest = None  # executed: never repeated
                 _, quat = self.backend.pose()
                 rot = quat_to_mat(quat)
                 dpos = rot @ (a[:3] * cfg.action_scale_pos)  # wrist frame -> base frame
