@@ -11,6 +11,7 @@ may be conditional on an argument (``when=("record", "true")``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,9 @@ class NodeSpec:
     namespace: str = ""
     when: tuple[str, str | tuple[str, ...]] | None = None  # (argument, value or values): include if it matches
     package: str = "rldg_ros"
+    #: restarted with back-off when it crashes (launch's ``respawn``); exiting 0 still means "finished". The robot
+    #: bridge never is: a crashed bridge stops the graph (the arm holds on its own controller) for a human to look
+    respawn: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,16 +162,19 @@ GRAPHS: dict[str, GraphSpec] = {
                      "succeeded (0: run until stopped or --duration)")),
             (
                 *_rl_cell(with_interventions=True),
-                NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
-                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}),
-                NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse")),
+                NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}, respawn=True),
+                NodeSpec("intervention_mux", "intervention_mux", parameters={"input": Arg("input")}, respawn=True),
+                NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse"), respawn=True),
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
-                _REWARD_NODE,
+                dataclasses.replace(_REWARD_NODE, respawn=True),
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
-                    "stop_after_eval_successes": Arg("stop_after_eval_successes")}),
+                    "stop_after_eval_successes": Arg("stop_after_eval_successes")}, respawn=True),
+                # the learner resumes from run_dir (checkpoint + write-ahead log); the actor keeps acting on its last
+                # policy meanwhile and resends what the learner has not acknowledged
                 NodeSpec("rl_learner", "rl_learner", params_files=("rl.yaml",), parameters={
-                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")}),
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
+                    respawn=True),
                 _RECORDER,
             ),
             processes=True,

@@ -50,5 +50,6 @@ def launch_description(graph_name: str) -> Any:
             condition=condition,
             output="screen",
             emulate_tty=True,
+            **({"respawn": True, "respawn_delay": 2.0} if spec.respawn else {}),
         ))
     return LaunchDescription(actions)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rldg_ros.graphs import ResolvedNode, check_available, get_graph, resolve
@@ -128,39 +129,84 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
         log("up: stopped", flush=True)
 
 
-def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, grace_s: float = 10.0) -> int:
+@dataclass
+class _Proc:
+    node: ResolvedNode
+    popen: subprocess.Popen | None = None
+    crashes: list[float] = field(default_factory=list)  # monotonic times of its crashes
+    restart_at: float | None = None  # a respawn waiting for its back-off
+
+
+def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, grace_s: float = 10.0,
+                  max_restarts: int = 5, restart_window_s: float = 600.0, backoff_s: float = 1.0,
+                  backoff_max_s: float = 30.0) -> int:
+    """One process per node (as a launch file starts them). A node that exits 0 has finished: the graph stops. One
+    that crashes is restarted if its spec says ``respawn`` (back-off 1, 2, 4 ... 30 s; more than ``max_restarts``
+    crashes within ``restart_window_s`` stops the graph), else the graph stops with an error."""
     stopper = _Stopper(duration)
-    procs: list[tuple[str, subprocess.Popen]] = []
+    procs: list[_Proc] = []
     rc = 0
+
+    def start(p: _Proc) -> None:
+        p.popen = subprocess.Popen([find_executable(p.node.spec.executable), *p.node.ros_args()])
+        p.restart_at = None
+
     try:
         for n in nodes:
-            cmd = [find_executable(n.spec.executable), *n.ros_args()]
-            procs.append((n.spec.name, subprocess.Popen(cmd)))
-        log(f"up: {len(procs)} process(es): {', '.join(f'{name}[{p.pid}]' for name, p in procs)}", flush=True)
+            p = _Proc(n)
+            start(p)
+            procs.append(p)
+        log(f"up: {len(procs)} process(es): {', '.join(f'{p.node.spec.name}[{p.popen.pid}]' for p in procs)}",
+            flush=True)
         while not stopper.should_stop():
-            dead = [(name, p.returncode) for name, p in procs if p.poll() is not None]
-            if dead and all(code == 0 for _, code in dead):
-                log(f"up: {', '.join(name for name, _ in dead)} finished; stopping the graph", flush=True)
-                break
-            if dead:
-                log(f"up: node(s) exited early: {dead}; stopping the graph", flush=True)
+            now = time.monotonic()
+            finished, failed = [], []
+            for p in procs:
+                if p.restart_at is not None:
+                    if now >= p.restart_at:
+                        start(p)
+                        log(f"up: {p.node.spec.name} respawned [{p.popen.pid}]", flush=True)
+                    continue
+                code = p.popen.poll()
+                if code is None:
+                    continue
+                if code == 0:
+                    finished.append(p.node.spec.name)
+                    continue
+                p.crashes = [t for t in p.crashes if now - t <= restart_window_s] + [now]
+                if p.node.spec.respawn and len(p.crashes) <= max_restarts:
+                    delay = min(backoff_max_s, backoff_s * 2 ** (len(p.crashes) - 1))
+                    p.restart_at = now + delay
+                    log(f"up: {p.node.spec.name} crashed (exit {code}); respawning in {delay:.0f} s "
+                        f"({len(p.crashes)} crash(es) in {restart_window_s / 60:.0f} min)", flush=True)
+                else:
+                    failed.append((p.node.spec.name, code))
+            if failed:
+                why = "crashed too often" if any(p.node.spec.respawn for p in procs
+                                                 if p.node.spec.name in dict(failed)) else "exited early"
+                log(f"up: node(s) {why}: {failed}; stopping the graph", flush=True)
                 rc = 1
+                break
+            if finished:
+                log(f"up: {', '.join(finished)} finished; stopping the graph", flush=True)
                 break
             time.sleep(0.1)
     finally:
-        for _, p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+        for p in procs:
+            if p.popen is not None and p.popen.poll() is None:
+                p.popen.send_signal(signal.SIGINT)
         deadline = time.monotonic() + grace_s
-        for name, p in procs:
+        for p in procs:
+            if p.popen is None:
+                continue
             try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                p.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log(f"up: {name} did not stop within {grace_s:.0f} s; killing it", flush=True)
-                p.kill()
-                p.wait()
-            if p.returncode not in (0, None) and rc == 0:
-                rc = p.returncode if p.returncode > 0 else 1
+                log(f"up: {p.node.spec.name} did not stop within {grace_s:.0f} s; killing it", flush=True)
+                p.popen.kill()
+                p.popen.wait()
+            if p.restart_at is None and p.popen.returncode not in (0, None) and rc == 0:  # not awaiting a respawn
+                rc = p.popen.returncode if p.popen.returncode > 0 else 1
         stopper.restore()
         log("up: stopped", flush=True)
     return rc

@@ -44,6 +44,8 @@ class LearnerConfig:
                                          "(0: unthrottled); each step = utd critic updates + 1 actor update")
     publish_every: int = param(50, min=1, help="publish actor parameters every N learner steps")
     checkpoint_every_s: float = param(300.0, min=1.0, help="checkpoint period (s)")
+    checkpoint_every_steps: int = param(1000, min=0, help="... and every this many learner steps (0: by time only): "
+                                        "a restarted learner loses at most this many steps (transitions: none)")
     keep_checkpoints: int = param(2, min=1, help="checkpoints kept on disk")
     log_every: int = param(100, min=1, help="learner steps between metric lines")
     encoder_checkpoint: str = param("", help="pixels: start the encoder from this reward-classifier checkpoint")
@@ -136,6 +138,7 @@ class Learner:
         self.pending: list[tuple[str, int, dict]] = []
         self.received = 0  # online transitions taken (this run + restored)
         self.last_ckpt_time = time.monotonic()
+        self.last_ckpt_step = 0
         self.ckpt_index = 0
         self.resumed_from: str | None = None
         self.metrics = MetricsLog(self.run_dir, tensorboard)
@@ -277,12 +280,15 @@ class Learner:
         for old in others[: max(0, len(others) - (self.cfg.keep_checkpoints - 1))]:
             shutil.rmtree(old, ignore_errors=True)
         self.last_ckpt_time = time.monotonic()
+        self.last_ckpt_step = self.step
         self.metrics.write("checkpoint", self.step, {"path": str(final), "online": len(self.online),
                                                      "demo": len(self.demo), "reason": reason})
         return final
 
     def maybe_checkpoint(self) -> Path | None:
-        if time.monotonic() - self.last_ckpt_time >= self.cfg.checkpoint_every_s:
+        every = self.cfg.checkpoint_every_steps
+        if time.monotonic() - self.last_ckpt_time >= self.cfg.checkpoint_every_s or (
+                every > 0 and self.step - self.last_ckpt_step >= every):
             return self.checkpoint()
         return None
 
@@ -313,6 +319,7 @@ class Learner:
                 self.acked[actor_id] = seq
         self.wal = WriteAheadLog(self.ckpt_root / self.wal_name)
         self.steps_at_log = self.step
+        self.last_ckpt_step = self.step
         self.resumed_from = str(d)
         self.metrics.write("resume", self.step, {"checkpoint": str(d), "wal_records": len(records),
                                                  "wal_torn_bytes": torn, "online": len(self.online),
