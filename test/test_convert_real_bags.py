@@ -23,10 +23,13 @@ T0 = 1_700_000_000 * 10**9
 
 
 def write_cell_bag(path: Path, demos: int = 2, seconds: float = 3.0, gap_s: float = 10.0, chunk_size: int = 1 << 20,
-                   open_in_demo: int | None = None, start_x: tuple[float, ...] = (0.40, 0.60, 0.45)) -> dict:
+                   open_in_demo: int | None = None, start_x: tuple[float, ...] = (0.40, 0.60, 0.45),
+                   events: bool = False) -> dict:
     """Demonstrations as `ros2 bag record` writes them on a Franka + RealSense + SpaceMouse cell, ``gap_s`` apart:
     pose at 100 Hz integrating the base-frame SpaceMouse twist (50 Hz), a 30 Hz colour camera, the gripper's open
-    button pressed halfway through demonstration ``open_in_demo``. Returns the recorded poses per demonstration."""
+    button pressed halfway through demonstration ``open_in_demo``; with ``events``, rldg EpisodeEvents mark each
+    demonstration's first two seconds as an episode (START ... END), the rest is outside any. Returns the recorded
+    poses per demonstration."""
     from mcap_ros2.writer import Writer
 
     poses = {}
@@ -36,6 +39,9 @@ def write_cell_bag(path: Path, demos: int = 2, seconds: float = 3.0, gap_s: floa
         s_img = w.register_msgdef("sensor_msgs/msg/Image", (DEFS / "Image.txt").read_text())
         s_tw = w.register_msgdef("geometry_msgs/msg/Twist", (DEFS / "Twist.txt").read_text())
         s_joy = w.register_msgdef("sensor_msgs/msg/Joy", (DEFS / "Joy.txt").read_text())
+        header_def = (DEFS / "PoseStamped.txt").read_text().split("=" * 80)[1:3]  # std_msgs/Header, its Time
+        s_ev = w.register_msgdef("rldg_msgs/msg/EpisodeEvent", (ROOT / "rldg_msgs" / "msg" / "EpisodeEvent.msg")
+                                 .read_text() + "".join("=" * 80 + part for part in header_def))
 
         def hdr(t):
             return {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": "base"}
@@ -64,6 +70,12 @@ def write_cell_bag(path: Path, demos: int = 2, seconds: float = 3.0, gap_s: floa
                     w.write_message("/camera/camera/color/image_raw", s_img, {
                         "header": hdr(t), "height": 48, "width": 64, "encoding": "rgb8", "is_bigendian": 0,
                         "step": 64 * 3, "data": img.tobytes()}, t)
+                if events and i in (0, 2000):  # START at 0 s, END (success) at 2 s
+                    w.write_message("/rldg/episode", s_ev, {
+                        "header": hdr(t), "event": 0 if i == 0 else 1, "episode_id": 10 + d,
+                        "task_id": "real/connector_insertion", "language_instruction": f"insert plug {d}",
+                        "phase": "", "is_eval": False, "success": i > 0, "reason": "success" if i else "",
+                        "num_steps": 20 if i else 0}, t)
                 if open_in_demo == d and i == int(seconds * 500):
                     w.write_message("/spacenav/joy", s_joy, {"header": hdr(t), "axes": [], "buttons": [0, 1]}, t)
         w.finish()
@@ -162,3 +174,19 @@ def test_a_misspelt_topic_or_field_is_an_error_that_names_it_and_leaves_nothing_
     assert not (tmp_path / "out").exists()
     rep = convert([tmp_path / "cell.mcap"], tmp_path / "out")  # the corrected mapping converts into the same place
     assert rep.episodes_written == {"train": 1}
+
+
+def test_episodes_from_an_episode_topic_keep_their_events_and_drop_what_lies_outside(tmp_path):
+    poses = write_cell_bag(tmp_path / "cell.mcap", demos=2, events=True)
+    rep = convert([tmp_path / "cell.mcap"], tmp_path / "out",
+                  mapping=dataclasses.replace(MAP, episode_topic="/rldg/episode", gap_s=0.0))
+    eps = episodes(rep)
+    assert rep.episodes_written == {"train": 2}, (rep.episodes_skipped, rep.problems)
+    assert [e["episode_metadata"]["episode_id"] for e in eps] == [10, 11]
+    for d, e in enumerate(eps):
+        st = e["steps"]
+        assert 19 <= len(st["action"]) <= 21  # START..END: 2 s at 10 Hz
+        assert st["language_instruction"][0] == f"insert plug {d}" and e["episode_metadata"]["success"]
+        own = np.stack([p for _, p in poses[d]])
+        assert np.abs(st["observation"]["state"][0, :3] - own[0]).max() < 1e-5  # begins at its START pose
+    assert rep.steps_dropped["outside an episode (before START or after END)"] >= 2 * 9  # the last second of each
