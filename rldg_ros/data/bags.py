@@ -212,11 +212,13 @@ class _Channels:
                                             f"{msgtype} ({exc}); its messages are skipped")
         self.channels[channel.id] = (channel.topic, msgtype)
 
-    def get(self, channel_id: int) -> tuple[str, str] | None:
-        topic, msgtype = self.channels.get(channel_id, ("", ""))
-        if not topic or not msgtype or msgtype in self.bad_types:
-            return None
-        return topic, msgtype
+    def message(self, rec) -> Iterator[tuple[str, str, int, bytes]]:
+        """An MCAP Message record as ``(topic, msgtype, log_time_ns, cdr)``, counted; nothing for an unknown
+        channel or a type whose definition could not be parsed."""
+        topic, msgtype = self.channels.get(rec.channel_id, ("", ""))
+        if topic and msgtype and msgtype not in self.bad_types:
+            _count(self.report, topic, len(rec.data))
+            yield topic, msgtype, int(rec.log_time), bytes(rec.data)
 
 
 def _read_mcap_indexed(f: Path, summary, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
@@ -257,11 +259,7 @@ def _read_mcap_indexed(f: Path, summary, report: BagReport) -> Iterator[tuple[st
                     "the other chunks are read")
                 continue
             for rec in got:  # in the order written (a clock that jumps back stays visible)
-                tm = chans.get(rec.channel_id)
-                if tm is None:
-                    continue
-                _count(report, tm[0], len(rec.data))
-                yield tm[0], tm[1], int(rec.log_time), bytes(rec.data)
+                yield from chans.message(rec)
 
 
 def _read_mcap_stream(f: Path, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
@@ -290,11 +288,7 @@ def _read_mcap_stream(f: Path, report: BagReport) -> Iterator[tuple[str, str, in
             elif isinstance(rec, Channel):
                 chans.add(rec)
             elif isinstance(rec, Message):
-                tm = chans.get(rec.channel_id)
-                if tm is None:
-                    continue
-                _count(report, tm[0], len(rec.data))
-                yield tm[0], tm[1], int(rec.log_time), bytes(rec.data)
+                yield from chans.message(rec)
 
 
 def _read_sqlite(path: Path, report: BagReport) -> Iterator[tuple[str, str, int, bytes]]:
