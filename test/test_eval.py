@@ -28,3 +28,16 @@ def test_policy_specs_are_checked(tmp_path):
         parse_policy("octo")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         parse_policy(f"openvla:{tmp_path / 'nope'}")
+
+
+def test_wilson_interval_always_holds_the_observed_rate():
+    """At 0 or n successes rounding left the interval a hair outside the rate (1 - 1e-16, 3e-17): a negative error
+    bar that stopped the full profile's report."""
+    from rldg_ros.sim.rollout import wilson_interval
+
+    for n in range(1, 301):
+        for k in range(n + 1):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n, lo, hi)
+    assert wilson_interval(20, 20)[1] == 1.0 and wilson_interval(0, 20)[0] == 0.0
+    assert wilson_interval(13, 100) == pytest.approx((0.0776, 0.2098), abs=1e-4)
