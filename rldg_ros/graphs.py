@@ -237,6 +237,8 @@ GRAPHS: dict[str, GraphSpec] = {
              ArgSpec("sample_actions", "true", "policy:=rl: sample actions from the specialist's policy, as HIL-SERL "
                      "rolls it out (convert with --relabel CKPT to label each step with its mean action), or take "
                      "its mean (a thin tube of states: clones poorly, docs/generalists.md)", ("true", "false")),
+             ArgSpec("rollout_noise", "0.0", "policy:=rl: Gaussian noise (std, action units) added to each executed "
+                     "action, for states off the specialist's path (label them with convert --relabel)"),
              ArgSpec("episodes", "20", "number of episodes"),
              ArgSpec("successes", "0", "scripted policies: stop once this many succeeded (0: run all `episodes`)"),
              ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
@@ -266,7 +268,8 @@ GRAPHS: dict[str, GraphSpec] = {
                          when=("policy", "rl")),
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
-                    "sample_actions": Arg("sample_actions"), "episodes": Arg("episodes"),
+                    "sample_actions": Arg("sample_actions"), "rollout_noise": Arg("rollout_noise"),
+                    "episodes": Arg("episodes"),
                     "eval_first_seed": Arg("first_seed"), "instruction": Arg("instruction")}, when=("policy", "rl")),
                 _RECORDER,
             ),

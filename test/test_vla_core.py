@@ -102,3 +102,32 @@ def test_octo_image_augmentation_one_transform_per_window_training_batches_only(
     s = WindowSampler([ep], norm, 2, 2, lambda _: np.zeros(4, np.int32), seed=0, image_augment=ImageAugment())
     assert np.any(s.batch(8)["image"][:, -1] != frame)
     assert np.all(next(s.all_batches(4))["image"][:, -1] == frame)  # validation images are never altered
+
+
+def test_octo_image_dropout_hides_the_image_from_dropped_examples_only():
+    from rldg_ros.vla import octo_style as octo
+    from rldg_ros.vla.data import EpisodeData, WindowSampler
+
+    cfg = octo.OctoConfig(image_size=16, stem=(8,), patch=4, width=32, depth=1, heads=2, mlp=32, head_hidden=32,
+                          head_blocks=1, proprio_dim=3)
+    model = octo.OctoModel.init(cfg, 0)
+    batch = octo.example_batch(cfg, 4)
+    batch["proprio"] = np.random.default_rng(0).normal(size=batch["proprio"].shape).astype(np.float32)
+    other = dict(batch, image=np.random.default_rng(1).integers(0, 256, batch["image"].shape, dtype=np.uint8))
+
+    def embed(b):
+        return np.asarray(model.module.apply({"params": model.params}, b, method="embed"))
+
+    keep = np.array([True, False, True, False])
+    a, b = embed(dict(batch, image_keep=keep)), embed(dict(other, image_keep=keep))
+    assert np.allclose(a[~keep], b[~keep], atol=1e-5)  # without its image, the image makes no difference
+    assert not np.allclose(a[keep], b[keep], atol=1e-3)  # with it, it does
+    assert np.allclose(embed(dict(batch, image_keep=np.ones(4, bool))), embed(batch), atol=1e-5)  # all kept = none
+
+    ep = EpisodeData(np.zeros((6, 16, 16, 3), np.uint8), np.zeros((6, 3)), np.zeros((6, 7)), "insert", "t")
+    norm = Normalizer(np.full(7, -1.0), np.ones(7), np.zeros(7), np.ones(7), "normal", ())
+    s = WindowSampler([ep], norm, 2, 2, lambda _: np.zeros(4, np.int32), seed=0, image_dropout=0.5)
+    kept = s.batch(400)["image_keep"]
+    assert 0.35 < kept.mean() < 0.65  # about half the training examples lose their image
+    assert "image_keep" not in next(s.all_batches(4))  # validation examples always see theirs
+    assert "image_keep" not in WindowSampler([ep], norm, 2, 2, lambda _: np.zeros(4, np.int32)).batch(4)

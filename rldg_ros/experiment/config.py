@@ -42,6 +42,9 @@ class ExperimentConfig:
                                           "train (a second ROS domain) instead of after them")
     rl_rollout: str = param("sample", choices=("sample", "mean"), help="collect the specialist's rollouts sampling "
                             "its actions (HIL-SERL's rollouts) or with its mean action")
+    rl_rollout_noise: float = param(0.0, min=0.0, max=1.0, help="Gaussian noise (std, action units) added to the "
+                                    "specialist's executed actions while its rollouts are recorded (labels stay its "
+                                    "mean action with rl_labels: mean)")
     rl_labels: str = param("mean", choices=("mean", "executed"), help="the RL data's action labels: the "
                            "specialist's mean action at each recorded state (convert --relabel) or the executed one")
     relabel: bool = param(True, help="also build human states + RL actions (the paper's Fig 9)")

@@ -163,6 +163,7 @@ class Experiment:
             n = math.ceil(c.episodes * c.collect_margin)
             args["checkpoint"] = self.specialist_path(task)
             args["sample_actions"] = str(c.rl_rollout == "sample").lower()
+            args["rollout_noise"] = c.rl_rollout_noise
         else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
             n = math.ceil(c.episodes * c.collect_max_attempts)
             args["successes"] = c.episodes

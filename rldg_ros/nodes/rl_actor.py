@@ -68,6 +68,10 @@ class RlActorConfig:
     sample_actions: bool = param(False, help="eval_only: sample each action from the policy (as HIL-SERL's rollouts "
                                  "do) instead of taking its mean: data collection that covers the states around the "
                                  "specialist's path")
+    rollout_noise: float = param(0.0, min=0.0, max=1.0, help="eval_only: Gaussian noise (std, in the policy's [-1, "
+                                 "1] action units) added to each executed action, so the recorded states also "
+                                 "cover recoveries from off the specialist's path; convert --relabel labels them "
+                                 "with its mean action (noise injection as in DART, Laskey et al. 2017)")
     episodes: int = param(0, min=0, help="stop after this many episodes (0: no limit)")
     first_seed: int = param(0, min=-1, help="seed of the first training episode (+1 each; -1: random)")
     eval_first_seed: int = param(EVAL_SEED, min=0, help="seed of the first evaluation episode (+1 each): held-out "
@@ -241,6 +245,8 @@ class RlActor(RldgNode):
         self.rng, k = self.jax.random.split(self.rng)
         sample = self.cfg.eval_only and self.cfg.sample_actions  # collecting data from the policy's distribution
         a, g = self.agent.act(self.aparams, obs, k, deterministic=self.is_eval and not sample)
+        if self.cfg.eval_only and self.cfg.rollout_noise > 0:
+            a = np.asarray(a) + self.nrng.normal(0.0, self.cfg.rollout_noise, np.shape(a))
         eps = self.cfg.grasp_epsilon if self.cfg.grasp_epsilon >= 0 else self.meta["agent"]["grasp_epsilon"]
         if self.meta["grasp"] and not self.is_eval and self.nrng.random() < eps:
             g = int(self.nrng.integers(0, 2))

@@ -264,6 +264,8 @@ class RobotBridge(RldgNode):
         self.episode_step = 0
         self.sim_time = 0.0
         self.command_arrived = threading.Event()
+        self.lockstep_timeouts = 0  # lock-step waits that ran out: the step went ahead without its answer (held)
+        self.held_ticks = 0  # ticks without a fresh command (the arm held)
         self.pub_state = self.create_publisher(RobotState, topics.ROBOT_STATE.name, RELIABLE_10)
         self.create_subscription(Action, topics.COMMAND.name, self._on_command, RELIABLE_10)
         self.create_service(ResetEpisode, topics.RESET_EPISODE.name, self._on_reset)
@@ -309,7 +311,8 @@ class RobotBridge(RldgNode):
             lockstep = self.cfg.lockstep and not self.cfg.realtime
             for _ in paced(1.0 / self.cfg.control_hz, self.stopping, self.cfg.realtime):
                 if lockstep:  # a command (or a reset request) wakes the loop at once
-                    self.command_arrived.wait(self.cfg.lockstep_timeout)
+                    if not self.command_arrived.wait(self.cfg.lockstep_timeout) and self.episode_id:
+                        self.lockstep_timeouts += 1  # inside an episode (before the first reset nobody answers)
                     self.command_arrived.clear()
                 self._serve_resets()
                 self._tick()
@@ -390,6 +393,7 @@ class RobotBridge(RldgNode):
             limited = False
             if holding or self.latest is None:
                 self.backend.hold()
+                self.held_ticks += 1
             else:
                 a = self.latest[0]
                 self.latest = None  # executed: never repeated
@@ -441,6 +445,9 @@ class RobotBridge(RldgNode):
             self.pub_info.publish(camera_info(size, size, self.backend.fovy, stamp, cfg.camera_frame_id))
 
     def shutdown(self) -> None:
+        self.get_logger().info(f"robot_bridge down: {self.episode_id} episode(s), {self.held_ticks} held tick(s), "
+                               f"{self.lockstep_timeouts} lock-step wait(s) timed out, "
+                               f"{sum(self.refused.values())} command(s) refused")
         self.stopping.set()
         if self.cfg.backend == "sim":
             self.loop.join(timeout=5)

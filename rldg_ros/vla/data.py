@@ -168,7 +168,7 @@ class WindowSampler:
     def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
                  text_fn, seed: int = 0, state_norm: Normalizer | None = None, augment: int = 0,
                  word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1,
-                 image_augment: ImageAugment | None = None) -> None:
+                 image_augment: ImageAugment | None = None, image_dropout: float = 0.0) -> None:
         if not episodes:
             raise ValueError("no episodes to sample from")
         self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
@@ -184,6 +184,9 @@ class WindowSampler:
         # model meets <unk> in context and an instruction with a word it never saw (an unseen connector's name) is
         # not out of distribution
         self.word_dropout, self.pad_id, self.unk_id = float(word_dropout), pad_id, unk_id
+        # training batches only: each example's image is hidden from the model with this probability (an
+        # ``image_keep`` flag per example), so the state alone must also predict the action
+        self.image_dropout = float(image_dropout)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -216,6 +219,8 @@ class WindowSampler:
         if self.word_dropout > 0:
             drop = (out["text"] != self.pad_id) & (self.rng.random(out["text"].shape) < self.word_dropout)
             out["text"] = np.where(drop, self.unk_id, out["text"]).astype(out["text"].dtype)
+        if self.image_dropout > 0:
+            out["image_keep"] = self.rng.random(n) >= self.image_dropout
         return out
 
     def all_batches(self, n: int):

@@ -186,7 +186,11 @@ def build_module(cfg: OctoConfig):
             q_step, k_step = step_of[:, None], step_of[None, :]
             allowed = np.where(q_step < 0, k_step < 0, k_step <= q_step)  # task sees task; step t sees <= t
             allowed &= ~is_ro[None, :] | (np.arange(n)[:, None] == np.arange(n)[None, :])  # readouts: only self
-            key_ok = jnp.concatenate([text != PAD, jnp.repeat(tpad, P + 1, axis=1)], axis=1)  # (B, n)
+            step_keys = jnp.repeat(tpad[:, :, None], P + 1, axis=2)  # (B, W, P + 1)
+            if "image_keep" in batch:  # image dropout: an example without its image attends to no patch token
+                is_patch = np.r_[np.ones(cfg.n_patches, bool), np.zeros(P + 1 - cfg.n_patches, bool)]
+                step_keys = step_keys & (~jnp.asarray(is_patch)[None, None] | batch["image_keep"][:, None, None])
+            key_ok = jnp.concatenate([text != PAD, step_keys.reshape((b, w * (P + 1)))], axis=1)  # (B, n)
             mask = jnp.asarray(allowed)[None] & key_ok[:, None, :]
             mask = mask | jnp.eye(n, dtype=bool)[None]  # a fully masked row would be NaN: let it see itself
             mask = mask[:, None]  # heads

@@ -42,6 +42,9 @@ class TrainConfig:
     # pretrained T5: an unseen connector's name is <unk>). Off by default: 0.2 brought HDMI 0/20 -> 18/20 when the
     # data named three connectors but cost USB 20/20 -> 10/20 (docs/generalists.md)
     word_dropout: float = 0.0
+    # each training example's image hidden from the model with this probability (its patch tokens masked out of
+    # attention), so the proprio token alone must also carry the action; needs proprio
+    image_dropout: float = 0.0
 
 
 def _optimizer(cfg: TrainConfig):
@@ -77,6 +80,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         mcfg.vocab = octo.build_vocab([e.instruction for e in train_eps + val_eps], mcfg.vocab[2:])
         mcfg.proprio_dim = int(train_eps[0].states.shape[1]) if cfg.proprio else 0
         model = octo.OctoModel.init(mcfg, cfg.seed)
+    if cfg.image_dropout and not mcfg.proprio_dim:
+        raise ValueError("image_dropout needs the proprio input: without image and state the model sees nothing")
     stats = merged_statistics(data, train_eps)
     norm = Normalizer.from_stats(stats, "action", mode=mcfg.action_norm, skip=GRIPPER)
     state_norm = None
@@ -91,7 +96,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
 
     sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm,
                             augment=cfg.augment, word_dropout=cfg.word_dropout, pad_id=octo.PAD, unk_id=octo.UNK,
-                            image_augment=image_augment(cfg.image_augment))
+                            image_augment=image_augment(cfg.image_augment), image_dropout=cfg.image_dropout)
     val_sampler = (WindowSampler(val_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm)
                    if val_eps else None)
 
