@@ -190,3 +190,28 @@ def test_episodes_from_an_episode_topic_keep_their_events_and_drop_what_lies_out
         own = np.stack([p for _, p in poses[d]])
         assert np.abs(st["observation"]["state"][0, :3] - own[0]).max() < 1e-5  # begins at its START pose
     assert rep.steps_dropped["outside an episode (before START or after END)"] >= 2 * 9  # the last second of each
+
+
+def test_a_bag_recorded_while_the_robot_idled_is_skipped_without_a_problem(tmp_path):
+    """A recorder that splits at every episode START leaves a first bag from before any episode: state and camera,
+    no event, no command. It is reported as idle, not as a missing action topic."""
+    from mcap_ros2.writer import Writer
+
+    write_cell_bag(tmp_path / "cell.mcap", demos=2, events=True)
+    with open(tmp_path / "idle.mcap", "wb") as f:
+        w = Writer(f)
+        s_pose = w.register_msgdef("geometry_msgs/msg/PoseStamped", (DEFS / "PoseStamped.txt").read_text())
+        for i in range(30):
+            t = T0 - 10**9 + i * 10**7
+            w.write_message("/franka_robot_state_broadcaster/current_pose", s_pose, {
+                "header": {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": "base"},
+                "pose": {"position": {"x": 0.4, "y": 0.0, "z": 0.3}, "orientation": QUAT}}, t)
+        w.finish()
+    events = dataclasses.replace(MAP, episode_topic="/rldg/episode", gap_s=0.0)
+    rep = convert([tmp_path / "idle.mcap", tmp_path / "cell.mcap"], tmp_path / "out", mapping=events)
+    assert rep.episodes_written == {"train": 2}
+    assert rep.idle_bags == [str(tmp_path / "idle.mcap")]
+    assert not [p for p in rep.problems if "idle.mcap" in p], rep.problems
+    # without an episode topic the same bag is a bag whose commands are missing: a problem, named
+    rep = convert([tmp_path / "idle.mcap", tmp_path / "cell.mcap"], tmp_path / "out2")
+    assert rep.idle_bags == [] and any("no messages on the action topic" in p for p in rep.problems)

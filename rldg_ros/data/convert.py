@@ -216,6 +216,7 @@ class ConvertReport:
     episodes_skipped: list[dict] = field(default_factory=list)
     steps_dropped: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    idle_bags: list[str] = field(default_factory=list)  # bags without an episode event or a command: skipped
     per_task: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -574,8 +575,14 @@ class Converter:
         report.bag_bytes += br.file_bytes
         report.message_bytes += br.bytes
         report.topics.update(br.messages)
+        seen = {_norm(k) for k in br.messages}
+        if has_events and _norm(m.episode_topic) not in seen and _norm(m.action_topic) not in seen:
+            # no episode event and no command: the robot idled while it was recorded (e.g. the bag a recorder opens
+            # before the first episode starts): nothing to convert, and nothing wrong
+            report.idle_bags.append(str(bag))
+            return
         for name, role in (("image", m.image_topic), ("state", m.state_topic), ("action", m.action_topic)):
-            if role and _norm(role) not in {_norm(k) for k in br.messages}:
+            if role and _norm(role) not in seen:
                 report.problems.append(f"{bag}: no messages on the {name} topic {role}")
 
     def _relabel(self, e: _Open, actions: np.ndarray) -> np.ndarray:
@@ -713,5 +720,7 @@ def print_summary(report: ConvertReport) -> None:
         c.print(f"  skipped {n} episode(s): {why}")
     for why, n in report.steps_dropped.items():
         c.print(f"  dropped {n} step(s): {why}")
+    if report.idle_bags:
+        c.print(f"  {len(report.idle_bags)} bag(s) with no episode in them (recorded while the robot idled): skipped")
     for p in report.problems:
         c.print(f"  [yellow]{p}[/yellow]")
