@@ -239,6 +239,8 @@ GRAPHS: dict[str, GraphSpec] = {
                      "its mean (a thin tube of states: clones poorly, docs/generalists.md)", ("true", "false")),
              ArgSpec("rollout_noise", "0.0", "policy:=rl: Gaussian noise (std, action units) added to each executed "
                      "action, for states off the specialist's path (label them with convert --relabel)"),
+             ArgSpec("rollout_noise_steps", "1.0", "policy:=rl: correlation time of rollout_noise in control steps "
+                     "(1: white noise)"),
              ArgSpec("episodes", "20", "number of episodes"),
              ArgSpec("successes", "0", "scripted policies: stop once this many succeeded (0: run all `episodes`)"),
              ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
@@ -269,6 +271,7 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
                     "sample_actions": Arg("sample_actions"), "rollout_noise": Arg("rollout_noise"),
+                    "rollout_noise_steps": Arg("rollout_noise_steps"),
                     "episodes": Arg("episodes"),
                     "eval_first_seed": Arg("first_seed"), "instruction": Arg("instruction")}, when=("policy", "rl")),
                 _RECORDER,

@@ -311,3 +311,20 @@ def test_report_clock_leaves_out_the_pause_before_a_restart():
     assert clock(50.0) == 50.0 and clock(100.0) == 100.0
     assert clock(1000.0) == 100.0 and clock(1050.0) == 150.0
     assert training_clock(learner[:2], episodes[:1])(100.0) == 100.0  # no restart: plain elapsed time
+
+
+def test_rollout_noise_keeps_its_std_and_its_correlation_time():
+    from rldg_ros.rl.spaces import RolloutNoise
+
+    for steps, lag1 in ((1.0, 0.0), (5.0, 0.8)):
+        noise = RolloutNoise(0.3, steps, np.random.default_rng(0))
+        x = np.stack([noise.sample((3,)) for _ in range(20000)])
+        assert abs(x.std() - 0.3) < 0.02  # the stationary std is the one asked for, white or correlated
+        r = np.mean([np.corrcoef(x[:-1, i], x[1:, i])[0, 1] for i in range(3)])
+        assert abs(r - lag1) < 0.05  # 1 - 1/steps from one step to the next
+    noise = RolloutNoise(0.3, 50.0, np.random.default_rng(1))
+    a = noise.sample((3,))
+    noise.reset()  # a new episode does not carry the last one's offset
+    assert np.abs(noise.sample((3,)) - a).max() > 0.05
+    with pytest.raises(ValueError, match="steps >= 1"):
+        RolloutNoise(0.3, 0.5)

@@ -45,6 +45,8 @@ class ExperimentConfig:
     rl_rollout_noise: float = param(0.0, min=0.0, max=1.0, help="Gaussian noise (std, action units) added to the "
                                     "specialist's executed actions while its rollouts are recorded (labels stay its "
                                     "mean action with rl_labels: mean)")
+    rl_rollout_noise_steps: float = param(1.0, min=1.0, max=100.0, help="correlation time of rl_rollout_noise in "
+                                          "control steps (1: white noise)")
     rl_labels: str = param("mean", choices=("mean", "executed"), help="the RL data's action labels: the "
                            "specialist's mean action at each recorded state (convert --relabel) or the executed one")
     relabel: bool = param(True, help="also build human states + RL actions (the paper's Fig 9)")

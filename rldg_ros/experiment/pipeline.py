@@ -164,6 +164,7 @@ class Experiment:
             args["checkpoint"] = self.specialist_path(task)
             args["sample_actions"] = str(c.rl_rollout == "sample").lower()
             args["rollout_noise"] = c.rl_rollout_noise
+            args["rollout_noise_steps"] = c.rl_rollout_noise_steps
         else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
             n = math.ceil(c.episodes * c.collect_max_attempts)
             args["successes"] = c.episodes

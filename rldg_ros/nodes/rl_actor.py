@@ -48,6 +48,7 @@ from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP, SENSOR
 from rldg_ros.rl.agent import AgentConfig
+from rldg_ros.rl.spaces import RolloutNoise
 from rldg_ros.rl.transport import BlobAssembler, Outbox
 from rldg_ros.spec import EVAL_FIRST_SEED
 
@@ -72,6 +73,9 @@ class RlActorConfig:
                                  "1] action units) added to each executed action, so the recorded states also "
                                  "cover recoveries from off the specialist's path; convert --relabel labels them "
                                  "with its mean action (noise injection as in DART, Laskey et al. 2017)")
+    rollout_noise_steps: float = param(1.0, min=1.0, max=100.0, help="correlation time of rollout_noise in control "
+                                       "steps (Ornstein-Uhlenbeck; 1: white): longer pushes the arm off its path "
+                                       "for a while instead of jittering around it")
     episodes: int = param(0, min=0, help="stop after this many episodes (0: no limit)")
     first_seed: int = param(0, min=-1, help="seed of the first training episode (+1 each; -1: random)")
     eval_first_seed: int = param(EVAL_SEED, min=0, help="seed of the first evaluation episode (+1 each): held-out "
@@ -116,6 +120,8 @@ class RlActor(RldgNode):
         self.version = -1
         self.rng = jax.random.PRNGKey(c.seed)
         self.nrng = np.random.default_rng(c.seed)
+        self.noise = (RolloutNoise(c.rollout_noise, c.rollout_noise_steps, self.nrng)
+                      if c.eval_only and c.rollout_noise > 0 else None)
         self.assembler = BlobAssembler()
         self.outbox = Outbox(c.max_pending, c.resend_after_s)
         self.frames: dict[int, _Frame] = {}
@@ -245,8 +251,10 @@ class RlActor(RldgNode):
         self.rng, k = self.jax.random.split(self.rng)
         sample = self.cfg.eval_only and self.cfg.sample_actions  # collecting data from the policy's distribution
         a, g = self.agent.act(self.aparams, obs, k, deterministic=self.is_eval and not sample)
-        if self.cfg.eval_only and self.cfg.rollout_noise > 0:
-            a = np.asarray(a) + self.nrng.normal(0.0, self.cfg.rollout_noise, np.shape(a))
+        if self.noise is not None:  # collection with rollout_noise: states off the specialist's path
+            if self.steps == 0:
+                self.noise.reset()
+            a = np.asarray(a) + self.noise.sample(np.shape(a))
         eps = self.cfg.grasp_epsilon if self.cfg.grasp_epsilon >= 0 else self.meta["agent"]["grasp_epsilon"]
         if self.meta["grasp"] and not self.is_eval and self.nrng.random() < eps:
             g = int(self.nrng.integers(0, 2))

@@ -115,3 +115,29 @@ def from_env_action(full: np.ndarray, layout: str) -> tuple[np.ndarray, int]:
     """Executed 7-D action -> (layout dims, gripper class 0 = open / 1 = close)."""
     full = np.asarray(full, np.float32)
     return np.clip(full[list(LAYOUTS[layout])], -1.0, 1.0), int(full[6] > 0)
+
+
+class RolloutNoise:
+    """Exploration noise added to a policy's actions while its rollouts are recorded (``rl_actor`` rollout_noise):
+    Gaussian with standard deviation ``std`` (action units), correlated over ``steps`` control steps as an
+    Ornstein-Uhlenbeck process (1: white). Label the recorded states with the policy's own action (``convert
+    --relabel``): noise injection as in DART (Laskey et al., 2017)."""
+
+    def __init__(self, std: float, steps: float = 1.0, rng: np.random.Generator | None = None) -> None:
+        if std < 0 or steps < 1:
+            raise ValueError(f"rollout noise needs std >= 0 and steps >= 1, got std {std}, steps {steps}")
+        self.std, self.keep = float(std), 1.0 - 1.0 / float(steps)
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.value: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """A new episode: the next sample starts afresh from the stationary distribution."""
+        self.value = None
+
+    def sample(self, shape: tuple[int, ...]) -> np.ndarray:
+        fresh = self.rng.normal(0.0, self.std, shape)
+        if self.value is None or self.value.shape != tuple(shape):
+            self.value = fresh
+        else:  # x' = k x + sqrt(1 - k^2) e keeps the stationary std at ``std``
+            self.value = self.keep * self.value + np.sqrt(1.0 - self.keep ** 2) * fresh
+        return self.value.copy()
