@@ -206,6 +206,13 @@ def test_a_bag_recorded_while_the_robot_idled_is_skipped_without_a_problem(tmp_p
             w.write_message("/franka_robot_state_broadcaster/current_pose", s_pose, {
                 "header": {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": "base"},
                 "pose": {"position": {"x": 0.4, "y": 0.0, "z": 0.3}, "orientation": QUAT}}, t)
+        header_def = (DEFS / "PoseStamped.txt").read_text().split("=" * 80)[1:3]
+        s_ev = w.register_msgdef("rldg_msgs/msg/EpisodeEvent", (ROOT / "rldg_msgs" / "msg" / "EpisodeEvent.msg")
+                                 .read_text() + "".join("=" * 80 + part for part in header_def))
+        w.write_message("/rldg/episode", s_ev, {  # the cell's phase report is not an episode
+            "header": {"stamp": {"sec": T0 // 10**9 - 1, "nanosec": 0}, "frame_id": "base"}, "event": 2,
+            "episode_id": 0, "task_id": "", "language_instruction": "", "phase": "approach", "is_eval": False,
+            "success": False, "reason": "", "num_steps": 0}, T0 - 10**9)
         w.finish()
     events = dataclasses.replace(MAP, episode_topic="/rldg/episode", gap_s=0.0)
     rep = convert([tmp_path / "idle.mcap", tmp_path / "cell.mcap"], tmp_path / "out", mapping=events)

@@ -306,6 +306,7 @@ class Converter:
         last_episode_id = None  # of an episode closed at a damaged stretch (gap-split numbering continues)
         last_t = None
         has_events = bool(m.episode_topic)  # with an episode topic, steps outside START..END are not an episode
+        starts = 0  # START events in this bag
 
         def skip_episode(e: _Open, why: str, t: int | None = None) -> None:
             report.episodes_skipped.append({"bag": str(bag), "episode_id": e.episode_id, "steps": len(e.actions),
@@ -505,6 +506,7 @@ class Converter:
                     gripper, gripper_t = (1.0 if close else -1.0), t
             elif role == "episode":
                 ev = int(msg.event)
+                starts += ev == 0
                 if ev == 0:  # START
                     if ep is not None:
                         finish(ep, None, "incomplete: a new episode started before its END event", t)
@@ -576,9 +578,9 @@ class Converter:
         report.message_bytes += br.bytes
         report.topics.update(br.messages)
         seen = {_norm(k) for k in br.messages}
-        if has_events and _norm(m.episode_topic) not in seen and _norm(m.action_topic) not in seen:
-            # no episode event and no command: the robot idled while it was recorded (e.g. the bag a recorder opens
-            # before the first episode starts): nothing to convert, and nothing wrong
+        if has_events and not starts and ep is None and _norm(m.action_topic) not in seen:
+            # no episode started and no command: the robot idled while it was recorded (e.g. the bag a recorder
+            # opens before the first episode starts): nothing to convert, and nothing wrong
             report.idle_bags.append(str(bag))
             return
         for name, role in (("image", m.image_topic), ("state", m.state_topic), ("action", m.action_topic)):

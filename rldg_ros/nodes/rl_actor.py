@@ -137,6 +137,7 @@ class RlActor(RldgNode):
         self.prev: tuple[Observation, np.ndarray, int] | None = None  # (obs msg, robot state, step)
         self.ep_return = 0.0
         self.ep_interventions = 0
+        self.ep_unseen = 0  # steps whose command this actor had not received when the next state came
         self.train_done = 0
         self.eval_left = 0
         self.eval_pending = False
@@ -374,6 +375,8 @@ class RlActor(RldgNode):
     def _executed(self, step: int, now_state: RobotState) -> tuple[np.ndarray, bool, int]:
         """The action the robot executed after observation ``step``: the mux's command, or a hold."""
         cmd = self.executed.pop((self.episode_id, step), None)
+        if cmd is None:
+            self.ep_unseen += 1
         for k in [k for k in self.executed if k[1] < step]:
             del self.executed[k]
         if cmd is None or now_state.holding:
@@ -431,6 +434,7 @@ class RlActor(RldgNode):
             self.episode_id = int(r.episode_id)
             self.running, self.steps, self.prev = True, 0, None
             self.ep_return, self.ep_interventions, self.operator_end = 0.0, 0, None
+            self.ep_unseen = 0
             self.frames.clear()
             self.executed.clear()
             self.ep_seed = int(r.seed)
@@ -448,6 +452,7 @@ class RlActor(RldgNode):
         self.episodes_done += 1
         row = {"episode": self.episode_id, "eval": self.is_eval, "success": success, "reason": reason,
                "steps": self.steps, "return": self.ep_return, "interventions": self.ep_interventions,
+               "commands_unseen": self.ep_unseen,
                "intervention_rate": self.ep_interventions / max(self.steps, 1), "policy_version": self.version,
                "seed": self.ep_seed, "time": time.time()}
         self.history.append(row)
@@ -464,7 +469,8 @@ class RlActor(RldgNode):
         if self.metrics is not None:
             self.metrics.write(f"episode_{kind}", self.version, {**row, "success_rate_20": rate})
         self.get_logger().info(f"episode {self.episode_id} ({kind}): {reason} after {self.steps} steps, "
-                               f"{self.ep_interventions} intervened; success rate (last {len(recent)} {kind}) "
+                               f"{self.ep_interventions} intervened, {self.ep_unseen} command(s) unseen; "
+                               f"success rate (last {len(recent)} {kind}) "
                                f"{rate:.2f}; policy v{self.version}; outbox {len(self.outbox)}")
 
     def _on_episode_command(self, request: EpisodeCommand.Request, response: EpisodeCommand.Response):
