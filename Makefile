@@ -12,7 +12,7 @@ MSGS := $(wildcard rldg_msgs/msg/*.msg rldg_msgs/srv/*.srv) rldg_msgs/CMakeLists
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: setup test lint demo bench lock clean distclean
+.PHONY: setup test test-fast lint demo bench lock clean distclean
 
 setup: $(STAMPS)/editable $(STAMPS)/msgs $(STAMPS)/sim $(STAMPS)/ml $(STAMPS)/vla
 	@echo "setup: ok ($(VENV), rldg_msgs built in ws/install)"
@@ -71,6 +71,10 @@ test: setup lint $(STAMPS)/tf
 	@set +e; $(BIN)/python -m pytest test; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing" >&2; exit 1; fi; \
 	exit $$rc
+
+# the ROS-free core only (pytest -m fast, about a minute): what to run while editing; CI runs `make test`
+test-fast: setup lint
+	$(BIN)/python -m pytest -m fast test
 
 demo: setup
 	$(BIN)/rldg demo

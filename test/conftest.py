@@ -16,6 +16,23 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
                                "intra_op_parallelism_threads=1").strip()
 
 REPO = Path(__file__).resolve().parent.parent
+
+# `make test-fast`: the ROS-free core, what a developer runs while editing (`pytest -m fast`, ~1 min). Tests of
+# these modules are marked `fast` unless marked `slow` (a DDS graph, a training run, a TensorFlow read);
+# `make test` runs everything.
+FAST_MODULES = {"test_vla_core", "test_safety", "test_config", "test_convert_real_bags", "test_hil", "test_eval",
+                "test_keyboard", "test_spacemouse_hid", "test_graphs", "test_rl"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fast: part of the fast tier (make test-fast)")
+    config.addinivalue_line("markers", "slow: left out of the fast tier (a DDS graph, a training run, ...)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in FAST_MODULES and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.fast)
 BIN = Path(sys.executable).parent
 _LOCK_DIR = Path("/tmp/rldg-test-domains")
 

@@ -5,6 +5,7 @@ import pytest
 from rldg_ros.vla.evaluate import evaluate, parse_policy
 
 
+@pytest.mark.slow
 def test_graph_and_in_process_evaluation_agree_on_a_scripted_policy(ros_env, monkeypatch):
     monkeypatch.setenv("ROS_DOMAIN_ID", ros_env["ROS_DOMAIN_ID"])
     tasks = ["connector_insertion/usb", "pick_place/train"]

@@ -25,6 +25,7 @@ def _tiny_batch(rng, n, state_dim=4, action_dim=2):
             "intervention": np.zeros(n, np.float32)}
 
 
+@pytest.mark.slow
 def test_sac_learns_a_tiny_task():
     import jax
 
@@ -53,6 +54,7 @@ def test_sac_learns_a_tiny_task():
     assert int(state["step"]) == 600
 
 
+@pytest.mark.slow
 def test_bc_weight_pulls_the_actor_to_the_operators_actions_only_where_the_operator_drove():
     """No reward anywhere (the critic has nothing to say); intervened transitions carry the operator's action
     -s[:2] / 2, the others random actions. With bc_weight the actor's mean follows the operator; without, it does
@@ -191,6 +193,7 @@ _LEARNER_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_learner_resumes_after_kill_9(tmp_path):
     script = tmp_path / "learner.py"
     script.write_text(_LEARNER_SCRIPT)
@@ -211,6 +214,7 @@ def test_learner_resumes_after_kill_9(tmp_path):
     assert after["step"] == before["checkpoint_step"] == 30
 
 
+@pytest.mark.slow
 def test_grasp_critic_learns_when_to_close():
     """Discrete gripper: closing pays when s[0] > 0, opening otherwise (one-step, terminal)."""
     import jax
@@ -239,6 +243,7 @@ def test_grasp_critic_learns_when_to_close():
     assert g == [1, 0, 1, 0]
 
 
+@pytest.mark.slow
 def test_pixel_agent_updates_and_acts():
     """The pixel path at a small size (CI-cheap): CNN features + random crop, critic and actor steps, acting."""
     import jax
@@ -265,6 +270,7 @@ def test_pixel_agent_updates_and_acts():
     assert a.shape == (3,) and np.all(np.abs(a) <= 1) and g == 1
 
 
+@pytest.mark.slow
 def test_direct_loop_uses_the_given_intervener_rules_and_leaves_a_loadable_checkpoint(tmp_path):
     """``rldg rl direct``'s loop: with the 'always' rule every transition is the scripted expert's (an
     intervention); the final checkpoint loads as an RLPolicy that acts in the task's action space."""
