@@ -578,7 +578,7 @@ class Converter:
         report.message_bytes += br.bytes
         report.topics.update(br.messages)
         seen = {_norm(k) for k in br.messages}
-        if has_events and not starts and ep is None and _norm(m.action_topic) not in seen:
+        if has_events and not starts and _norm(m.action_topic) not in seen:
             # no episode started and no command: the robot idled while it was recorded (e.g. the bag a recorder
             # opens before the first episode starts): nothing to convert, and nothing wrong
             report.idle_bags.append(str(bag))

@@ -80,6 +80,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         mcfg.vocab = octo.build_vocab([e.instruction for e in train_eps + val_eps], mcfg.vocab[2:])
         mcfg.proprio_dim = int(train_eps[0].states.shape[1]) if cfg.proprio else 0
         model = octo.OctoModel.init(mcfg, cfg.seed)
+    if not 0.0 <= cfg.image_dropout < 1.0:
+        raise ValueError(f"image_dropout {cfg.image_dropout}: a probability in [0, 1) (1 would never show an image)")
     if cfg.image_dropout and not mcfg.proprio_dim:
         raise ValueError("image_dropout needs the proprio input: without image and state the model sees nothing")
     stats = merged_statistics(data, train_eps)
