@@ -49,6 +49,9 @@ class NodeSpec:
     #: restarted with back-off when it crashes (launch's ``respawn``); exiting 0 still means "finished". The robot
     #: bridge never is: a crashed bridge stops the graph (the arm holds on its own controller) for a human to look
     respawn: bool = False
+    #: ``rldg up --processes`` stops the graph in stages, lowest first, each stage stopped before the next is told
+    #: to stop: the RL learner (stage 1) outlives the actor (0), which hands over every transition before it exits
+    stop_stage: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ GRAPHS: dict[str, GraphSpec] = {
                 # policy meanwhile and resends what the learner has not acknowledged
                 NodeSpec("rl_learner", "rl_learner", params_files=("rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
-                    respawn=True),
+                    respawn=True, stop_stage=1),
                 _RECORDER,
             ),
             processes=True,

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +52,10 @@ def find_executable(name: str) -> str:
     raise FileNotFoundError(f"executable {name!r} not found (is rldg_ros installed in this environment?)")
 
 
-def spin_until_stopped(executor, should_stop, poll_s: float = 0.05) -> bool:
-    """Spin ``executor`` on a worker thread until ``should_stop()``; then shut the executor down.
+def spin_until_stopped(executor, should_stop, poll_s: float = 0.05, drain: Callable[[], bool] | None = None,
+                       drain_timeout_s: float = 0.0) -> bool:
+    """Spin ``executor`` on a worker thread until ``should_stop()``; then, if given, keep spinning until ``drain()``
+    returns True (called each poll; at most ``drain_timeout_s``), and shut the executor down.
 
     Returns False when spinning ended by itself (a callback raised and killed the executor thread).
     (Calling ``spin_once`` in a loop on a MultiThreadedExecutor starves timers: 50 Hz timers fired ~5 Hz.)
@@ -62,6 +64,10 @@ def spin_until_stopped(executor, should_stop, poll_s: float = 0.05) -> bool:
     worker.start()
     while not should_stop() and worker.is_alive():
         time.sleep(poll_s)
+    if drain is not None and worker.is_alive():
+        until = time.monotonic() + drain_timeout_s
+        while not drain() and worker.is_alive() and time.monotonic() < until:
+            time.sleep(poll_s)
     healthy = worker.is_alive()
     executor.shutdown()
     worker.join(timeout=10)
@@ -93,7 +99,7 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
-    from rldg_ros.nodes.base import freeze_heap, node_class
+    from rldg_ros.nodes.base import drain_of, freeze_heap, node_class
 
     stopper = _Stopper(duration)
     rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -106,8 +112,9 @@ def run_in_process(nodes: list[ResolvedNode], duration: float | None, log=print)
             executor.add_node(node)
         freeze_heap()
         log(f"up: {len(started)} node(s) in one process: {', '.join(x.get_name() for x in started)}", flush=True)
+        drain, drain_timeout = drain_of(started)
         healthy = spin_until_stopped(executor, lambda: stopper.should_stop() or any(
-            n.fatal_error or n.finished for n in started))
+            n.fatal_error or n.finished for n in started), drain=drain, drain_timeout_s=drain_timeout)
         for n in started:
             if n.finished:
                 log(f"up: {n.get_name()} finished; stopping the graph", flush=True)
@@ -137,12 +144,13 @@ class _Proc:
     restart_at: float | None = None  # a respawn waiting for its back-off
 
 
-def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, grace_s: float = 10.0,
+def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, grace_s: float = 20.0,
                   max_restarts: int = 5, restart_window_s: float = 600.0, backoff_s: float = 1.0,
                   backoff_max_s: float = 30.0) -> int:
     """One process per node (as a launch file starts them). A node that exits 0 has finished: the graph stops. One
     that crashes is restarted if its spec says ``respawn`` (back-off 1, 2, 4 ... 30 s; more than ``max_restarts``
-    crashes within ``restart_window_s`` stops the graph), else the graph stops with an error."""
+    crashes within ``restart_window_s`` stops the graph), else the graph stops with an error. Stopping goes by the
+    specs' ``stop_stage``: each stage gets SIGINT and ``grace_s`` to exit (then SIGKILL) before the next one."""
     stopper = _Stopper(duration)
     procs: list[_Proc] = []
     rc = 0
@@ -192,21 +200,23 @@ def run_processes(nodes: list[ResolvedNode], duration: float | None, log=print, 
                 break
             time.sleep(0.1)
     finally:
-        for p in procs:
-            if p.popen is not None and p.popen.poll() is None:
-                p.popen.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + grace_s
-        for p in procs:
-            if p.popen is None:
-                continue
-            try:
-                p.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log(f"up: {p.node.spec.name} did not stop within {grace_s:.0f} s; killing it", flush=True)
-                p.popen.kill()
-                p.popen.wait()
-            if p.restart_at is None and p.popen.returncode not in (0, None) and rc == 0:  # not awaiting a respawn
-                rc = p.popen.returncode if p.popen.returncode > 0 else 1
+        for stage in sorted({p.node.spec.stop_stage for p in procs}):  # each stage stopped before the next
+            group = [p for p in procs if p.node.spec.stop_stage == stage]
+            for p in group:
+                if p.popen is not None and p.popen.poll() is None:
+                    p.popen.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + grace_s
+            for p in group:
+                if p.popen is None:
+                    continue
+                try:
+                    p.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log(f"up: {p.node.spec.name} did not stop within {grace_s:.0f} s; killing it", flush=True)
+                    p.popen.kill()
+                    p.popen.wait()
+                if p.restart_at is None and p.popen.returncode not in (0, None) and rc == 0:  # not awaiting respawn
+                    rc = p.popen.returncode if p.popen.returncode > 0 else 1
         stopper.restore()
         log("up: stopped", flush=True)
     return rc

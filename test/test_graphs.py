@@ -166,3 +166,77 @@ def test_readme_documents_every_topic_and_graph():
         assert f"`{t.name}`" in readme and t.type in readme, t.name
     for g in GRAPHS:
         assert g in readme
+
+
+def test_rldg_up_stops_the_graph_in_stages(tmp_path, monkeypatch):
+    """`rldg up --processes` stops stage 0 (the RL actor) and waits for it before it tells stage 1 (the learner) to
+    stop, so the learner is there while the actor hands over its outbox."""
+    import textwrap
+
+    from rldg_ros import up as up_mod
+    from rldg_ros.graphs import NodeSpec, ResolvedNode
+
+    log = tmp_path / "order.txt"
+    script = tmp_path / "node.py"
+    script.write_text(textwrap.dedent(f"""
+        import signal, sys, time
+        name = sys.argv[sys.argv.index("-r") + 1].split(":=")[1]
+        def stop(*_):
+            time.sleep(0.5 if name == "actor" else 0.0)  # the actor takes a while to drain
+            open({str(log)!r}, "a").write(name + "\\n")
+            sys.exit(0)
+        signal.signal(signal.SIGINT, stop)
+        open({str(log)!r}, "a").write("up " + name + "\\n")
+        while True:
+            time.sleep(0.05)
+    """))
+    monkeypatch.setattr(up_mod, "find_executable", lambda name: sys.executable)
+    nodes = [ResolvedNode(NodeSpec(str(script), name, stop_stage=stage), {}, (), ())
+             for name, stage in (("learner", 1), ("actor", 0), ("sim", 0))]
+    # the script is passed as the "executable" to python: ros_args follow it
+    monkeypatch.setattr(ResolvedNode, "ros_args", lambda self: [self.spec.executable, "-r", f"__node:={self.spec.name}"])
+    import threading
+
+    def stop_when_all_up():
+        for _ in range(600):
+            if log.is_file() and log.read_text().count("up ") == 3:
+                break
+            threading.Event().wait(0.05)
+        import os
+        import signal as sig
+        os.kill(os.getpid(), sig.SIGINT)
+
+    threading.Thread(target=stop_when_all_up, daemon=True).start()
+    assert up_mod.run_processes(nodes, duration=60, log=lambda *a, **k: None) == 0
+    order = [line for line in log.read_text().splitlines() if not line.startswith("up ")]
+    assert sorted(order[:2]) == ["actor", "sim"] and order[2] == "learner", order
+
+
+def test_spin_until_stopped_keeps_spinning_while_a_node_drains():
+    from rldg_ros.up import spin_until_stopped
+
+    class Executor:
+        def __init__(self):
+            import threading
+            self.stop = threading.Event()
+
+        def spin(self):
+            self.stop.wait()
+
+        def shutdown(self):
+            self.stop.set()
+
+    ex = Executor()
+    polls = []
+
+    def drain():
+        polls.append(not ex.stop.is_set())  # the executor still spins while the node drains
+        return len(polls) >= 3
+
+    assert spin_until_stopped(ex, lambda: True, poll_s=0.01, drain=drain, drain_timeout_s=60.0)
+    assert polls == [True, True, True] and ex.stop.is_set()
+    # a node that never drains is stopped at the timeout
+    ex2, n = Executor(), []
+    assert spin_until_stopped(ex2, lambda: True, poll_s=0.01, drain=lambda: n.append(1) or False,
+                              drain_timeout_s=0.1)
+    assert n and ex2.stop.is_set()

@@ -226,3 +226,17 @@ def test_fmb_assembly_reports_the_phase_boundary():
         assert info["phase"] == "insertion" and env.task.held(env)
     finally:
         env.close()
+
+
+def test_a_hold_keeps_one_target_while_the_arm_settles(usb):
+    """``step(retarget=False)`` (the bridge's hold after its first tick) leaves the arm's target where it was: an
+    arm stopped mid-motion returns to that target instead of creeping on with its own momentum."""
+    usb.reset(seed=0)
+    for _ in range(3):
+        usb.step(np.array([0, 0, 1.0, 0, 0, 0, 1]))  # moving up fast (free space above the start)
+    usb.step(np.zeros(7))  # the first tick of a hold: the target is where the arm is now
+    target = usb.controller.target_pos.copy()
+    for _ in range(20):
+        usb.step(np.array([0.5, 0.5, 0.5, 0.2, 0, 0, 1]), retarget=False)  # the arm part is ignored
+    assert np.array_equal(usb.controller.target_pos, target)
+    assert np.linalg.norm(usb.tcp_pose()[0] - target) < 0.002  # settled at the hold target

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import rclpy
@@ -32,6 +32,8 @@ class RldgNode(Node):
     #: run as its own process on a SingleThreadedExecutor: rclpy's MultiThreadedExecutor re-polls a busy mutually
     #: exclusive group in a loop (the reward node burned ~45 % of a core on 7 frames/s in the RL graph)
     SINGLE_THREADED: ClassVar[bool] = False
+    #: at most this long a stopping node keeps spinning until :meth:`drained` (0: it stops at once)
+    DRAIN_TIMEOUT_S: ClassVar[float] = 0.0
 
     def __init__(self, node_name: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("automatically_declare_parameters_from_overrides", True)
@@ -61,8 +63,32 @@ class RldgNode(Node):
         self.get_logger().info(message)
         self.finished = True
 
+    def begin_drain(self) -> None:
+        """The graph is stopping (SIGINT, ``--duration``, a node finished): stop starting new work. The runner keeps
+        spinning the node, so it can still send and receive, until :meth:`drained` or ``DRAIN_TIMEOUT_S``."""
+
+    def drained(self) -> bool:
+        """True once nothing in flight would be lost by stopping now (polled after :meth:`begin_drain`)."""
+        return True
+
     def shutdown(self) -> None:
         """Called once before the node is destroyed on a clean shutdown; override to flush state."""
+
+
+def drain_of(nodes: list[RldgNode]) -> tuple[Callable[[], bool], float]:
+    """-> (``drain`` for :func:`rldg_ros.up.spin_until_stopped`, its timeout): the first call tells every healthy
+    node that the graph is stopping; each call reports whether all of them have drained."""
+    begun: list[bool] = []
+
+    def drain() -> bool:
+        if not begun:
+            begun.append(True)
+            for n in nodes:
+                if not n.fatal_error:
+                    n.begin_drain()
+        return all(n.fatal_error or n.drained() for n in nodes)
+
+    return drain, max((n.DRAIN_TIMEOUT_S for n in nodes), default=0.0)
 
 
 def paced(period: float, stopping: threading.Event, realtime: bool = True) -> Iterator[int]:
@@ -123,8 +149,9 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
         executor = (rclpy.executors.SingleThreadedExecutor() if cls.SINGLE_THREADED
                     else rclpy.executors.MultiThreadedExecutor())
         executor.add_node(node)
+        drain, drain_timeout = drain_of([node])
         healthy = spin_until_stopped(executor, lambda: stop.is_set() or not rclpy.ok() or node.fatal_error
-                                     or node.finished)
+                                     or node.finished, drain=drain, drain_timeout_s=drain_timeout)
         if not healthy or node.fatal_error:
             print(f"error: {executable} stopped: {node.fatal_error or 'a callback raised (see above)'}",
                   file=sys.stderr)

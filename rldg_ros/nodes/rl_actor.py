@@ -104,6 +104,7 @@ class _Frame:
 class RlActor(RldgNode):
     CONFIG = RlActorConfig
     DEFAULT_NAME = "rl_actor"
+    DRAIN_TIMEOUT_S = 8.0  # a stopping actor resends what the learner has not acknowledged for up to this long
     SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
@@ -130,6 +131,7 @@ class RlActor(RldgNode):
         self.instruction = c.instruction or self._task_instruction()
         # episode state
         self.running = False
+        self.draining = False  # the graph is stopping: no new step or episode, only the outbox is emptied
         self.starting = False
         self.is_eval = c.eval_only
         self.episode_id = 0
@@ -303,6 +305,8 @@ class RlActor(RldgNode):
         if f is None or not self._complete(f):
             return
         del self.frames[key]
+        if self.draining:
+            return
         for k in [k for k in self.frames if k < key]:  # older incomplete frames will never complete now
             del self.frames[k]
         if self.running and self.aparams is not None and f.state.episode_id == self.episode_id:
@@ -401,7 +405,8 @@ class RlActor(RldgNode):
 
     def _start(self) -> None:
         c = self.cfg
-        if self.running or self.starting or self.aparams is None or not self.reset_client.service_is_ready():
+        if (self.running or self.starting or self.draining or self.aparams is None
+                or not self.reset_client.service_is_ready()):
             return
         if (c.episodes and self.episodes_done >= c.episodes) or self._converged():
             if not self.finished and not len(self.outbox):
@@ -510,6 +515,17 @@ class RlActor(RldgNode):
                 "eval_episodes": len(evals), "eval_successes": sum(h["success"] for h in evals),
                 "train_episodes": len(trains), "train_successes": sum(h["success"] for h in trains),
                 "pending": len(self.outbox), "episodes": self.history}
+
+    def begin_drain(self) -> None:
+        with self.lock:
+            self.draining = True
+            if not self.cfg.eval_only and len(self.outbox):
+                self.get_logger().info(f"stopping: waiting for the learner to acknowledge {len(self.outbox)} "
+                                       "transition(s)")
+
+    def drained(self) -> bool:
+        with self.lock:
+            return self.cfg.eval_only or not len(self.outbox)
 
     def shutdown(self) -> None:
         if self.cfg.report_path:

@@ -55,6 +55,10 @@ def transition_from_msg(msg: Transition, learner: Learner) -> dict:
 class RlLearner(RldgNode):
     CONFIG = LearnerConfig
     DEFAULT_NAME = "rl_learner"
+    #: a stopping learner keeps taking transitions until none came for QUIET_S (longer than the actor's resend
+    #: period, rl.yaml resend_after_s 2 s), so an actor stopping at the same time (launch) can still hand them over
+    DRAIN_TIMEOUT_S = 6.0
+    QUIET_S = 2.5
     SINGLE_THREADED = True
 
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
@@ -67,6 +71,7 @@ class RlLearner(RldgNode):
                                 "discount": L.task.discount, "state_dim": L.state_dim,
                                 "agent": asdict(self.cfg.agent)})
         self.dropped = 0
+        self.last_rx = time.monotonic()
         self.bad = 0
         self.pub_ack = self.create_publisher(TransitionAck, topics.TRANSITION_ACK.name, RELIABLE_10)
         self.pub_params = self.create_publisher(ParameterBlob, topics.POLICY_PARAMS.name, PARAMS)
@@ -88,6 +93,7 @@ class RlLearner(RldgNode):
 
     # -- ingestion ---------------------------------------------------------------------------------------------
     def _on_transition(self, msg: Transition) -> None:
+        self.last_rx = time.monotonic()
         try:
             t = transition_from_msg(msg, self.learner)
         except ValueError as exc:
@@ -156,6 +162,9 @@ class RlLearner(RldgNode):
             response.step = int(self.learner.step)
         response.success, response.message, response.path = True, f"checkpoint at step {response.step}", str(path)
         return response
+
+    def drained(self) -> bool:
+        return time.monotonic() - self.last_rx >= self.QUIET_S
 
     def shutdown(self) -> None:
         self.stopping.set()

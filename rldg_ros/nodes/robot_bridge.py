@@ -85,6 +85,7 @@ class _Sim:
         self.fovy = float(self.env.model.cam_fovy[self.env.model.camera(WRIST_CAMERA).id])
         self.obs, _ = self.env.reset(seed=None if cfg.seed < 0 else cfg.seed)
         self.gripper = self.env.gripper_cmd
+        self.holding = False  # True: a hold keeps its fixed target; False: the next hold targets where the arm is
         self.success = False
         self.scripted = None
         if cfg.scripted.policy != "none":  # the automatic intervener needs the cell's ground truth: it lives here
@@ -109,6 +110,7 @@ class _Sim:
             self.env = make_env(task, cfg)
         self.obs, _ = self.env.reset(seed=None if seed < 0 else seed)
         self.gripper = self.env.gripper_cmd
+        self.holding = False
         self.success = False
         if self.scripted is not None:
             self.rules.reset()
@@ -129,9 +131,17 @@ class _Sim:
             self.gripper = gripper
         a[6] = self.gripper
         self.obs, _, self.success, _, _ = self.env.step(np.clip(a, -1.0, 1.0))
+        self.holding = False
 
     def hold(self) -> None:
-        self.apply(np.zeros(3), np.zeros(3), None)
+        """The first tick of a hold targets where the arm is; the following ones keep that target (like _Franka)."""
+        if not self.holding:
+            self.apply(np.zeros(3), np.zeros(3), None)
+            self.holding = True
+            return
+        a = np.zeros(7)
+        a[6] = self.gripper
+        self.obs, _, self.success, _, _ = self.env.step(a, retarget=False)
 
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         e = self.env

@@ -192,18 +192,21 @@ class SimEnv(gym.Env):
         self.steps = 0
         return self._observe(), self._info(success=self.task.success(self))
 
-    def step(self, action):
+    def step(self, action, retarget: bool = True):
+        """One control step. ``retarget=False``: the arm's targets stay where they are (a hold keeps one fixed
+        target, as a real impedance controller does), only the gripper follows ``action[6]``."""
         a = np.asarray(action, dtype=np.float64)
         if a.shape != (7,):
             raise ValueError(f"action must have shape (7,), got {a.shape}")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"action contains NaN/inf: {a.tolist()}")
         a = np.clip(a, -1.0, 1.0)
-        pos, quat = self.tcp_pose()
-        rot = quat_to_mat(quat)
-        target = np.clip(pos + rot @ (a[:3] * self.cfg.action_scale_pos), self.task.ws_low, self.task.ws_high)
-        dq = quat_from_axis_angle(a[3:6] * self.cfg.action_scale_rot)
-        self.controller.set_target(target, quat_mul(self.controller.target_quat, dq))
+        if retarget:
+            pos, quat = self.tcp_pose()
+            rot = quat_to_mat(quat)
+            target = np.clip(pos + rot @ (a[:3] * self.cfg.action_scale_pos), self.task.ws_low, self.task.ws_high)
+            dq = quat_from_axis_angle(a[3:6] * self.cfg.action_scale_rot)
+            self.controller.set_target(target, quat_mul(self.controller.target_quat, dq))
         if self.task.grasping:
             self.gripper_cmd = 1.0 if a[6] > 0 else -1.0
         self._apply_gripper()
