@@ -194,7 +194,8 @@ def test_rldg_up_stops_the_graph_in_stages(tmp_path, monkeypatch):
     nodes = [ResolvedNode(NodeSpec(str(script), name, stop_stage=stage), {}, (), ())
              for name, stage in (("learner", 1), ("actor", 0), ("sim", 0))]
     # the script is passed as the "executable" to python: ros_args follow it
-    monkeypatch.setattr(ResolvedNode, "ros_args", lambda self: [self.spec.executable, "-r", f"__node:={self.spec.name}"])
+    monkeypatch.setattr(ResolvedNode, "ros_args",
+                        lambda self: [self.spec.executable, "-r", f"__node:={self.spec.name}"])
     import threading
 
     def stop_when_all_up():

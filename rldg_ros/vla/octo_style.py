@@ -56,6 +56,8 @@ class OctoConfig:
     head_blocks: int = 3
     max_action: float = 5.0  # normalized actions are clipped to +-this (Octo's convention)
     proprio_dim: int = 0  # > 0: a proprio token per step (normalized robot state; Octo's optional proprio input)
+    proprio_tokens: int = 1  # tokens the state becomes per step (> 1: a wider state pathway into the transformer)
+    proprio_mlp: bool = False  # the state through a 2-layer MLP (like openvla-style's projector) instead of one Dense
     # actions: "bounds_q99" (q01/q99 -> [-1, 1], clipped: OpenVLA's) or "normal" (mean/std, Octo's default); bounds
     # cloned the RL data to 20/20 where mean/std gave 7/20 (docs/generalists.md)
     action_norm: str = "bounds_q99"
@@ -158,8 +160,10 @@ def build_module(cfg: OctoConfig):
             self.obs_pos = self.param("obs_pos", nn.initializers.normal(0.02), (cfg.window, cfg.n_patches, D))
             self.readout = self.param("readout", nn.initializers.normal(0.02), (cfg.window, 1, D))
             if cfg.proprio_dim:
-                self.proprio_tok = nn.Dense(D)
-                self.proprio_pos = self.param("proprio_pos", nn.initializers.normal(0.02), (cfg.window, 1, D))
+                K = cfg.proprio_tokens
+                self.proprio_tok = (nn.Sequential([nn.Dense(D * K), nn.gelu, nn.Dense(D * K)]) if cfg.proprio_mlp
+                                    else nn.Dense(D * K))
+                self.proprio_pos = self.param("proprio_pos", nn.initializers.normal(0.02), (cfg.window, K, D))
             self.blocks = [Block() for _ in range(cfg.depth)]
             self.norm = nn.LayerNorm()
             self.head = Denoiser()
@@ -171,7 +175,8 @@ def build_module(cfg: OctoConfig):
             b, w = img.shape[:2]
             obs = self.image_tok(img) + self.obs_pos[None]  # (B, W, P, D)
             if cfg.proprio_dim:  # the normalized state as one more token of each step
-                ptok = self.proprio_tok(batch["proprio"])[:, :, None] + self.proprio_pos[None]
+                prop = batch["proprio"]  # (B, W, S)
+                ptok = self.proprio_tok(prop).reshape((b, w, cfg.proprio_tokens, D)) + self.proprio_pos[None]
                 obs = jnp.concatenate([obs, ptok], axis=2)
             P = obs.shape[2]
             ro = jnp.broadcast_to(self.readout[None], (b, w, 1, D))
