@@ -22,7 +22,6 @@ def _cmd_up(ns: argparse.Namespace) -> int:
 
 def _cmd_graphs(ns: argparse.Namespace) -> int:
     from rldg_ros.executables import NODES
-    from rldg_ros.executables import PLANNED as PLANNED_NODES
     from rldg_ros.graphs import GRAPHS, GraphError, get_graph, when_values
 
     if not ns.name:
@@ -40,7 +39,7 @@ def _cmd_graphs(ns: argparse.Namespace) -> int:
         print(f"  {a.name}:={a.default!r}{choices}  {a.description}")
     print("\nnodes:")
     for n in g.nodes:
-        state = "" if n.executable in NODES else f"  [not yet available: issue #{PLANNED_NODES[n.executable]}]"
+        state = "" if n.executable in NODES else "  [not in this package]"
         cond = f"  (when {n.when[0]}:={'|'.join(when_values(n))})" if n.when else ""
         print(f"  {n.name} ({n.package}/{n.executable}){cond}{state}")
     return 0

@@ -3,8 +3,6 @@
 This module imports nothing, so ``setup.py`` can read it without importing rclpy.
 
 ``NODES`` maps an executable name to the ``module:Class`` of its rclpy node (an :class:`rldg_ros.nodes.base.RldgNode`).
-``PLANNED`` lists executables of the design whose implementation lands with a later issue: their console
-scripts exist and exit with a clear "not yet available" error, and ``rldg up`` refuses graphs that need them.
 """
 
 NODES: dict[str, str] = {
@@ -24,10 +22,6 @@ NODES: dict[str, str] = {
     "vla_policy": "rldg_ros.nodes.vla_policy:VlaPolicy",
 }
 
-#: executable -> issue number that delivers it
-PLANNED: dict[str, int] = {
-}
-
 #: console scripts besides the nodes
 COMMANDS: dict[str, str] = {
     "rldg": "rldg_ros.cli:main",
@@ -35,8 +29,8 @@ COMMANDS: dict[str, str] = {
 
 
 def console_scripts() -> list[str]:
-    """Entry points for setup.py: every node (implemented or planned) plus the CLI."""
-    names = sorted(set(NODES) | set(PLANNED))
+    """Entry points for setup.py: every node plus the CLI."""
+    names = sorted(NODES)
     return [f"{name} = rldg_ros.nodes.entry:{name}" for name in names] + [
         f"{name} = {target}" for name, target in COMMANDS.items()
     ]

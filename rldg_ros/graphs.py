@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rldg_ros import config_path
-from rldg_ros.executables import NODES, PLANNED
+from rldg_ros.executables import NODES
 from rldg_ros.spec import COLLECT_FIRST_SEED, EVAL_FIRST_SEED
 
 
@@ -383,11 +383,10 @@ def resolve(graph: GraphSpec, given: Mapping[str, str]) -> list[ResolvedNode]:
 
 
 def check_available(nodes: list[ResolvedNode]) -> None:
-    """Refuse to start a graph with nodes that are designed but not implemented yet."""
+    """Refuse to start a graph that names an executable this package does not have."""
     missing = [n.spec.executable for n in nodes if n.spec.executable not in NODES]
     if missing:
-        details = ", ".join(f"{m} (issue #{PLANNED[m]})" if m in PLANNED else f"{m} (unknown)" for m in missing)
-        raise GraphError(f"this graph needs executables that are not available yet: {details}")
+        raise GraphError(f"this graph needs executables this package does not have: {', '.join(missing)}")
 
 
 def referenced_args(graph: GraphSpec) -> set[str]:

@@ -3,7 +3,6 @@
 import ast
 import importlib.metadata
 import runpy
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rldg_ros import config_path, share_dir
-from rldg_ros.executables import NODES, PLANNED, console_scripts
+from rldg_ros.executables import NODES, console_scripts
 from rldg_ros.graphs import (
     GRAPHS,
     GraphError,
@@ -32,7 +31,7 @@ def test_graph_is_consistent(graph):
     assert len(arg_names) == len(set(arg_names)), "duplicate argument"
     node_names = [(n.namespace, n.name) for n in graph.nodes]
     for n in graph.nodes:
-        assert n.executable in NODES or n.executable in PLANNED, f"unknown executable {n.executable}"
+        assert n.executable in NODES, f"unknown executable {n.executable}"
         for f in n.params_files:
             assert config_path(f).is_file(), f"missing params file {f}"
         if n.when:
@@ -147,15 +146,13 @@ def test_unknown_graph():
         get_graph("nope")
 
 
-@pytest.mark.skipif(not PLANNED, reason="every planned executable is implemented")
-def test_planned_nodes_fail_clearly():
-    name, issue = sorted(PLANNED.items())[0]
-    r = subprocess.run([str(Path(sys.executable).parent / name)], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2
-    assert f"{name} is not yet available" in r.stderr and f"issue #{issue}" in r.stderr
-    graph = next(g for g in GRAPHS.values() if any(n.executable == name for n in g.nodes))
-    with pytest.raises(GraphError, match=f"{name} \\(issue #{issue}\\)"):
-        check_available(resolve(graph, {}))
+def test_a_graph_naming_an_unknown_executable_is_refused():
+    import dataclasses
+
+    graph = get_graph("smoke")
+    bad = dataclasses.replace(graph, nodes=(*graph.nodes, dataclasses.replace(graph.nodes[0], executable="nope")))
+    with pytest.raises(GraphError, match="executables this package does not have: nope"):
+        check_available(resolve(bad, {}))
 
 
 def test_readme_documents_every_topic_and_graph():

@@ -131,3 +131,21 @@ def test_octo_image_dropout_hides_the_image_from_dropped_examples_only():
     assert 0.35 < kept.mean() < 0.65  # about half the training examples lose their image
     assert "image_keep" not in next(s.all_batches(4))  # validation examples always see theirs
     assert "image_keep" not in WindowSampler([ep], norm, 2, 2, lambda _: np.zeros(4, np.int32)).batch(4)
+
+
+def test_octo_checkpoint_refuses_an_example_batch_its_config_does_not_build(tmp_path):
+    """Octo-style checkpoints keep the example batch they were built for; a config.json edited afterwards (here a
+    different state size) is refused on load by naming the input, before the params are read."""
+
+    from rldg_ros.vla import octo_style as octo
+
+    cfg = octo.OctoConfig(image_size=16, stem=(8,), patch=4, width=32, depth=1, heads=2, mlp=32, head_hidden=32,
+                          head_blocks=1, proprio_dim=3, proprio_tokens=2, proprio_mlp=True)
+    path = octo.save(tmp_path / "ck", octo.OctoModel.init(cfg), {"action": {}}, {"purpose": "test"})
+    model, _ = octo.load(path)  # as saved: loads, with the options it was built with
+    assert model.cfg.proprio_tokens == 2 and model.cfg.proprio_mlp
+    meta = json.loads((path / "config.json").read_text())
+    meta["model"]["proprio_dim"] = 5
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"example batch does not match config.json \(proprio: \(1, 2, 3\)"):
+        octo.load(path)

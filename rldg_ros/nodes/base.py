@@ -15,7 +15,7 @@ import rclpy
 from rclpy.node import Node
 
 from rldg_ros.config import RESERVED_PARAMETERS, ConfigError, config_from_dict, config_to_params, unflatten
-from rldg_ros.executables import NODES, PLANNED
+from rldg_ros.executables import NODES
 from rldg_ros.hil.hid_spacemouse import NoDeviceError
 
 
@@ -120,9 +120,6 @@ def freeze_heap() -> None:
 
 def node_class(executable: str) -> type[RldgNode]:
     if executable not in NODES:
-        if executable in PLANNED:
-            raise NotImplementedError(f"{executable} is not yet available in this version of rldg "
-                                      f"(it lands with issue #{PLANNED[executable]})")
         raise KeyError(f"unknown rldg executable {executable!r}")
     module, cls = NODES[executable].split(":")
     return getattr(importlib.import_module(module), cls)
@@ -133,8 +130,8 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     try:
         cls = node_class(executable)
-    except NotImplementedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     rclpy.init(args=argv, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     stop = threading.Event()

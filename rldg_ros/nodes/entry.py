@@ -8,11 +8,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from rldg_ros.executables import NODES, PLANNED
+from rldg_ros.executables import NODES
 
 
 def __getattr__(name: str) -> Callable[[], int]:
-    if name in NODES or name in PLANNED:
+    if name in NODES:
         from rldg_ros.nodes.base import run_node
 
         return functools.partial(run_node, name)

@@ -237,9 +237,6 @@ class Learner:
     def actor_blob(self) -> bytes:
         return to_bytes(self.agent.actor_params(self.state["params"]))
 
-    def log_episode(self, values: dict) -> None:
-        self.metrics.write("episode", self.step, values)
-
     # -- checkpoints -------------------------------------------------------------------------------------------
     def meta(self) -> dict:
         return {"format": FORMAT, "step": self.step, "received": self.received, "acked": self.acked,

@@ -342,6 +342,27 @@ def example_batch(cfg: OctoConfig, b: int = 1) -> dict[str, np.ndarray]:
 
 
 # -- checkpoints -----------------------------------------------------------------------------------------------------
+def check_example_batch(path: Path, cfg: OctoConfig) -> None:
+    """The checkpoint's ``example_batch.msgpack`` (the inputs it was built for, as Octo keeps one) must match what
+    its config builds: a config edited by hand or a file from another model is refused by name, before the params
+    are read."""
+    from flax import serialization
+
+    f = path / "example_batch.msgpack"
+    if not f.is_file():  # checkpoints written before it was kept
+        return
+    saved = serialization.msgpack_restore(f.read_bytes())
+    want = example_batch(cfg, 1)
+    problems = [f"{k}: missing" for k in want if k not in saved]
+    problems += [f"{k}: unexpected" for k in saved if k not in want]
+    problems += [f"{k}: {tuple(np.shape(saved[k]))} {np.asarray(saved[k]).dtype}, config builds "
+                 f"{want[k].shape} {want[k].dtype}" for k in want
+                 if k in saved and (tuple(np.shape(saved[k]))[1:] != want[k].shape[1:]
+                                    or np.asarray(saved[k]).dtype != want[k].dtype)]
+    if problems:
+        raise ValueError(f"{f}: the example batch does not match config.json ({'; '.join(problems)})")
+
+
 def save(out_dir: str | Path, model: OctoModel, stats: dict, info: dict | None = None,
          train_state: bytes | None = None) -> Path:
     from flax import serialization
@@ -372,6 +393,7 @@ def load(path: str | Path) -> tuple[OctoModel, dict]:
         raise ValueError(f"{cfg_file}: format {meta.get('format')!r}, expected {FORMAT!r} (a real Octo "
                          "checkpoint needs its own loader)")
     cfg = OctoConfig.from_dict(meta["model"], saved=True)
+    check_example_batch(p, cfg)
     template = OctoModel.init(cfg)
     params = serialization.from_bytes(template.params, (p / "params.msgpack").read_bytes())
     stats = json.loads((p / "dataset_statistics.json").read_text())
