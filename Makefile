@@ -58,7 +58,7 @@ $(STAMPS)/msgs: $(STAMPS)/deps $(MSGS) scripts/build_msgs.sh scripts/fix_ros_cma
 	@touch $@
 
 # setup.cfg puts console scripts where 'ros2 run' looks (lib/rldg_ros); link them into .venv/bin as well
-$(STAMPS)/editable: $(STAMPS)/deps setup.py setup.cfg rldg_ros/executables.py
+$(STAMPS)/editable: $(STAMPS)/deps setup.py setup.cfg pyproject.toml rldg_ros/executables.py
 	$(PIP) --no-deps --no-build-isolation -e .
 	@for f in $(VENV)/lib/rldg_ros/*; do [ -e "$$f" ] && ln -sfn "../lib/rldg_ros/$${f##*/}" "$(BIN)/$${f##*/}"; done; true
 	@test -x $(BIN)/rldg || { echo "setup: rldg was not installed" >&2; exit 1; }

@@ -8,9 +8,8 @@ from setuptools import find_packages, setup
 PACKAGE = "rldg_ros"
 executables = runpy.run_path(f"{PACKAGE}/executables.py")
 
+# name, version, dependencies and extras: pyproject.toml
 setup(
-    name=PACKAGE,
-    version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -18,12 +17,6 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
     ],
-    install_requires=["setuptools"],
     zip_safe=True,
-    maintainer="rldg maintainers",
-    maintainer_email="rldg@example.org",
-    description="RLDG on ROS 2: RL specialists distilled into generalist robot policies",
-    license="Apache-2.0",
-    python_requires=">=3.10",
     entry_points={"console_scripts": executables["console_scripts"]()},
 )

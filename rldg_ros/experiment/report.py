@@ -8,7 +8,7 @@
 * ``generalization.png``: the RL specialist vs the RL-data generalists on seen and unseen tasks.
 
 Everything is read from RUN_DIR (``results.json``, the RLDS datasets, ``experiment.json``), so a report can be
-rebuilt at any time. The paper's numbers (../shared/ANCHORS.md) are quoted next to ours, never mixed into them.
+rebuilt at any time. The paper's numbers (docs/REFERENCES.md) are quoted next to ours, never mixed into them.
 """
 
 from __future__ import annotations

@@ -357,7 +357,7 @@ def load_hf_folder(path: str | Path, unnorm_key: str | None = None) -> VLA:
     code (``*.py``, as OpenVLA checkpoints do). Action statistics come from ``dataset_statistics.json`` in the folder
     or from the config's ``norm_stats[unnorm_key]`` (OpenVLA's convention). The model must use the Llava-style
     ``<image>`` prompt and the last 256 ids as action tokens; a real OpenVLA (Prismatic) checkpoint also needs its
-    remote code's dependencies (timm, the CUDA torch build: an optional extra, see ../shared/ML_NOTES.md)."""
+    remote code's dependencies (timm, the CUDA torch build: an optional extra, see docs/GUIDE.md)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     p = Path(path)
