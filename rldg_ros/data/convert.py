@@ -25,6 +25,7 @@ import zlib
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -257,6 +258,15 @@ class _Open:
     torn: str = ""  # why the episode cannot be whole (it began inside damaged data)
 
 
+class _Rec(NamedTuple):
+    """One message of a bag, deserialized."""
+
+    topic: str
+    msgtype: str
+    t: int  # log time (ns)
+    msg: object
+
+
 def _stamp(msg) -> tuple | None:
     h = getattr(msg, "header", None)
     return None if h is None else (int(h.stamp.sec), int(h.stamp.nanosec))
@@ -283,309 +293,7 @@ class Converter:
     def episodes(self, bag: Path, report: ConvertReport, phases: frozenset[str] | None = None):
         """Episodes (:class:`Episode`) of one bag, streamed; skips go to ``report``. With ``phases``, only the steps
         taken in those task phases (EpisodeEvent PHASE) are kept, each stretch as an episode of its own."""
-        m = self.m
-        phase = ""
-        topics = {_norm(m.image_topic): "image", _norm(m.state_topic): "state", _norm(m.action_topic): "action",
-                  _norm(m.reward_topic): "reward", _norm(m.privileged_topic): "privileged",
-                  _norm(m.episode_topic): "episode", _norm(m.gripper_topic): "gripper"}
-        topics.pop("", None)
-        br = BagReport(str(bag))
-        images: deque = deque(maxlen=12)  # (log t, header stamp, msg, msgtype)
-        state = priv = None  # (t, vec, stamp)
-        reward = 0.0
-        gripper = m.gripper_initial
-        gripper_t = None  # log time of the last gripper button
-        last_end_t = None  # log time of the last END event
-        n_damaged = 0  # damaged stretches of the bag handled so far (br.damaged)
-        torn_until = None  # end of the last damaged stretch: an episode starting right after it began inside it
-        last_action = None  # (t, msg) for the rate clock
-        next_tick = None
-        seen_keys: set = set()
-        pending: _Step | None = None
-        ep: _Open | None = None
-        last_episode_id = None  # of an episode closed at a damaged stretch (gap-split numbering continues)
-        last_t = None
-        has_events = bool(m.episode_topic)  # with an episode topic, steps outside START..END are not an episode
-        starts = 0  # START events in this bag
-
-        def skip_episode(e: _Open, why: str, t: int | None = None) -> None:
-            report.episodes_skipped.append({"bag": str(bag), "episode_id": e.episode_id, "steps": len(e.actions),
-                                            "time_s": (t or e.t0) * 1e-9, "reason": why})
-
-        def resolve(step: _Step, e: _Open) -> None:
-            img = None
-            if step.state_stamp is not None:
-                for t, stamp, msg, mt in reversed(images):
-                    if stamp == step.state_stamp:
-                        img = (t, msg, mt)
-                        break
-            if img is None:
-                for t, _, msg, mt in reversed(images):
-                    if t <= step.t:
-                        if (step.t - t) * 1e-9 <= m.max_age_s:
-                            img = (t, msg, mt)
-                        break
-            if img is None:
-                report.steps_dropped[f"no image within {m.max_age_s} s"] += 1
-                return
-            try:
-                arr = _resize(image_from_msg(img[1], img[2]), m.image_size)
-            except ValueError as exc:
-                report.steps_dropped[f"{m.image_topic}: {exc}"] += 1
-                return
-            if self.policy is not None and self.policy.obs_mode == "pixels":  # relabelling needs the pixels
-                e.raw_images.append(arr)
-            e.images.append(encode_jpeg(arr))
-            e.states.append(step.state)
-            e.actions.append(step.action)
-            e.rewards.append(reward)
-            e.interventions.append(step.intervention)
-            e.privileged.append(step.privileged)
-
-        def finish(e: _Open, success: bool | None, why: str | None, t: int) -> Episode | None:
-            nonlocal pending
-            if pending is not None:
-                resolve(pending, e)
-                pending = None
-            why = why or e.torn or None
-            if why is not None:
-                skip_episode(e, why, t)
-                return None
-            if not e.actions:
-                skip_episode(e, "empty: no step with a fresh image and state", t)
-                return None
-            ok = m.success_default if success is None else success
-            if self.o.success_only and not ok:
-                skip_episode(e, "not successful (pass --all to keep failures)", t)
-                return None
-            rewards = np.asarray(e.rewards, np.float32)
-            if ok and not m.reward_topic:
-                rewards[-1] = 1.0
-            elif ok:
-                rewards[-1] = max(rewards[-1], 1.0)
-            actions = np.stack(e.actions).astype(np.float32)
-            if self.policy is not None:
-                actions = self._relabel(e, actions)
-            return Episode(e.images, np.stack(e.states).astype(np.float32), actions, rewards,
-                           e.instruction or m.instruction, str(bag), e.task or m.task, e.episode_id, bool(ok),
-                           float(np.mean(e.interventions)), terminal=bool(ok))
-
-        def action_vector(action_msg) -> np.ndarray | None:
-            a = np.zeros(7, np.float32)
-            for i, (f, scale) in enumerate(zip(m.action_fields, m.action_scale, strict=True)):
-                try:
-                    a[i] = float(get_field(action_msg, f)) * scale
-                except IndexError as exc:  # e.g. a 6-value action: the step is dropped, counted
-                    report.steps_dropped[f"{m.action_topic}: {exc}"] += 1
-                    return None
-                except (AttributeError, KeyError, TypeError, ValueError):
-                    raise ValueError(field_error(bag, m.action_topic, action_msg, "action_fields", f)) from None
-            if m.gripper_topic:
-                a[6] = gripper
-            if m.action_frame == "base" and state is not None:  # rotate into the wrist frame with the TCP pose
-                rot = quat_matrix(state[3])
-                a[:3], a[3:6] = rot.T @ a[:3], rot.T @ a[3:6]
-            return a
-
-        def new_open(t: int, episode_id: int) -> _Open:
-            e = _Open(str(bag), t, episode_id=episode_id)
-            if torn_until is not None and (t - torn_until) * 1e-9 <= m.gap_s:
-                e.torn = "torn: it begins right after a damaged stretch of the bag (its start is lost)"
-            return e
-
-        def start_step(t: int, action_msg, intervention: bool) -> None:
-            nonlocal pending, ep, gripper
-            if state is None or (t - state[0]) * 1e-9 > m.max_age_s:
-                report.steps_dropped[f"no robot state within {m.max_age_s} s"] += 1
-                return
-            if phases is not None and phase not in phases:
-                report.steps_dropped[f"in phase {phase or '(none)'} (kept: {', '.join(sorted(phases))})"] += 1
-                return
-            split = (ep is not None and not ep.from_event and pending is not None
-                     and (t - pending.t) * 1e-9 > m.gap_s > 0)
-            if split and m.gripper_topic and (gripper_t is None or gripper_t <= pending.t):
-                gripper = m.gripper_initial  # a new demonstration: no button since the last one ended
-            a = action_vector(action_msg)
-            if a is None:
-                return
-            if not np.all(np.isfinite(a)):
-                report.steps_dropped["NaN/inf action"] += 1
-                return
-            if ep is None:
-                if has_events:
-                    report.steps_dropped["outside an episode (before START or after END)"] += 1
-                    return
-                ep = new_open(t, 0 if last_episode_id is None else last_episode_id + 1)
-            elif split:
-                out = finish(ep, None, None, t)
-                if out is not None:
-                    yield_queue.append(out)
-                ep = new_open(t, ep.episode_id + 1)
-            if pending is not None:
-                resolve(pending, ep)
-            p = None if priv is None else priv[1]
-            pending = _Step(t, np.clip(a, -1.0, 1.0), intervention, state[1], state[2], p)
-
-        def damaged(d0: int, d1: int, t: int) -> None:
-            """The reader skipped a damaged stretch holding the messages logged in [d0, d1]."""
-            nonlocal ep, pending, state, last_action, next_tick, torn_until, last_episode_id
-            if ep is not None:
-                last = pending.t if pending is not None else ep.t0
-                why = None
-                if ep.from_event or (d0 - last) * 1e-9 <= m.gap_s:
-                    why = f"torn: part of it was in a damaged stretch of the bag ({d0 * 1e-9:.3f}-{d1 * 1e-9:.3f} s)"
-                out = finish(ep, None, why, t)  # else it had ended before the damage (a gap longer than gap_s)
-                if out is not None:
-                    yield_queue.append(out)
-                last_episode_id, ep, pending = ep.episode_id, None, None
-            images.clear()
-            state = last_action = next_tick = None
-            torn_until = d1
-
-        yield_queue: list[Episode] = []
-        for topic, msgtype, t, raw in read_bag(bag, br):
-            while n_damaged < len(br.damaged):
-                damaged(*br.damaged[n_damaged], t)
-                n_damaged += 1
-            role = topics.get(_norm(topic))
-            if role is None:
-                continue
-            if m.clock == "rate" and last_action is not None:
-                # the rate clock's ticks up to this message use what came before it (not a next episode's pose)
-                period = int(1e9 / m.rate_hz)
-                next_tick = last_action[0] if next_tick is None else next_tick
-                while next_tick < t:
-                    if (next_tick - last_action[0]) * 1e-9 <= m.max_age_s:
-                        start_step(next_tick, last_action[1], m.intervention_default)
-                    next_tick += period
-                while yield_queue:
-                    yield yield_queue.pop(0)
-            if last_t is not None and t < last_t - 500_000_000:
-                report.problems.append(f"{bag}: {topic}: clock jumped back {(last_t - t) * 1e-9:.2f} s at "
-                                       f"t={t * 1e-9:.3f} s; the open episode ends there")
-                if ep is not None:
-                    finish(ep, None, "clock jump", t)
-                    ep = None
-                images.clear()
-                state = None
-                last_t = t  # the new clock from here on
-            last_t = t if last_t is None else max(last_t, t)
-            try:
-                msg = self.ts.deserialize_cdr(raw, msgtype)
-            except Exception as exc:  # noqa: BLE001 - a damaged message: report it, keep going
-                report.steps_dropped[f"{topic}: undecodable {msgtype} ({type(exc).__name__})"] += 1
-                continue
-            if role == "image":
-                images.append((t, _stamp(msg), msg, msgtype))
-            elif role == "state":
-                fields = m.state_fields + (m.orientation_fields if m.action_frame == "base" else [])
-                vals = []
-                for f in fields:
-                    try:
-                        vals.append(float(get_field(msg, f)))
-                    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
-                        kind = "state_fields" if f in m.state_fields else "orientation_fields"
-                        raise ValueError(field_error(bag, topic, msg, kind, f)) from None
-                n = len(m.state_fields)
-                state = (t, np.array(vals[:n], np.float32), _stamp(msg), np.array(vals[n:], float))
-            elif role == "privileged":
-                priv = (t, np.asarray(msg.state, np.float32))
-            elif role == "reward":
-                try:
-                    reward = float(get_field(msg, m.reward_field))
-                except (AttributeError, KeyError, TypeError, ValueError):
-                    raise ValueError(field_error(bag, topic, msg, "reward_field", m.reward_field)) from None
-            elif role == "gripper":
-                try:
-                    close = _pressed(msg, m.gripper_close_field)
-                    open_ = _pressed(msg, m.gripper_open_field)
-                except (AttributeError, KeyError, TypeError):
-                    raise ValueError(field_error(bag, topic, msg, "gripper_close_field / gripper_open_field",
-                                                 f"{m.gripper_close_field} / {m.gripper_open_field}")) from None
-                if close or open_:
-                    gripper, gripper_t = (1.0 if close else -1.0), t
-            elif role == "episode":
-                ev = int(msg.event)
-                starts += ev == 0
-                if ev == 0:  # START
-                    if ep is not None:
-                        finish(ep, None, "incomplete: a new episode started before its END event", t)
-                    if gripper_t is None or last_end_t is None or gripper_t <= last_end_t:
-                        gripper = m.gripper_initial  # each episode starts from the configured gripper state
-                    ep = _Open(str(bag), t, int(msg.episode_id), msg.task_id, msg.language_instruction, True)
-                    seen_keys.clear()
-                    phase = str(msg.phase)
-                    reward = 0.0
-                elif ev == 2:  # PHASE: with a phase filter, leaving a kept phase closes that stretch (it was done)
-                    new_phase = str(msg.phase)
-                    if phases is not None and ep is not None and phase in phases and new_phase not in phases:
-                        out = finish(ep, True, None if ep.actions or pending else
-                                     "no steps in the kept phases", t)
-                        if out is not None:
-                            yield out
-                        ep = _Open(str(bag), t, ep.episode_id, ep.task, ep.instruction, True)
-                    phase = new_phase
-                elif ev == 1:
-                    last_end_t = t
-                if ev == 1 and ep is not None:  # END
-                    why = None
-                    if phases is not None and not ep.actions and pending is None:
-                        why = "no steps in the kept phases"
-                    out = finish(ep, bool(msg.success), why, t)
-                    if out is not None:
-                        yield out
-                    ep = None
-            elif role == "action":
-                if m.clock == "rate":
-                    last_action = (t, msg)
-                    continue
-                key = None
-                if m.step_key_fields:
-                    try:
-                        key = tuple(get_field(msg, f) for f in m.step_key_fields)
-                    except (AttributeError, KeyError, TypeError):
-                        raise ValueError(field_error(bag, topic, msg, "step_key_fields",
-                                                     ", ".join(m.step_key_fields))) from None
-                if key is not None:
-                    if key in seen_keys:
-                        continue
-                    seen_keys.add(key)
-                try:
-                    inter = bool(get_field(msg, m.intervention_field)) if m.intervention_field else \
-                        m.intervention_default
-                except (AttributeError, KeyError, TypeError):
-                    raise ValueError(field_error(bag, topic, msg, "intervention_field",
-                                                 m.intervention_field)) from None
-                start_step(t, msg, inter)
-            while yield_queue:
-                yield yield_queue.pop(0)
-        # end of the bag
-        if ep is not None:
-            if has_events:
-                why = "incomplete: the bag ends before the episode's END event" + (
-                    " (the bag is truncated)" if br.truncated else "")
-                finish(ep, None, why, last_t or 0)
-            else:
-                out = finish(ep, None, "incomplete: the bag is truncated while it was recorded" if br.truncated
-                             else None, last_t or 0)
-                if out is not None:
-                    yield out
-        while yield_queue:
-            yield yield_queue.pop(0)
-        report.problems.extend(br.problems)
-        report.messages += sum(br.messages.values())
-        report.bag_bytes += br.file_bytes
-        report.message_bytes += br.bytes
-        report.topics.update(br.messages)
-        seen = {_norm(k) for k in br.messages}
-        if has_events and not starts and _norm(m.action_topic) not in seen:
-            # no episode started and no command: the robot idled while it was recorded (e.g. the bag a recorder
-            # opens before the first episode starts): nothing to convert, and nothing wrong
-            report.idle_bags.append(str(bag))
-            return
-        for name, role in (("image", m.image_topic), ("state", m.state_topic), ("action", m.action_topic)):
-            if role and _norm(role) not in seen:
-                report.problems.append(f"{bag}: no messages on the {name} topic {role}")
+        yield from _BagEpisodes(self, bag, report, phases).run()
 
     def _relabel(self, e: _Open, actions: np.ndarray) -> np.ndarray:
         out = actions.copy()
@@ -697,6 +405,352 @@ class Converter:
             topic = getattr(m, key)
             if topic and _norm(topic) not in have:
                 report.problems.append(f"the mapping's {key} {topic} has no messages in any bag{hint(topic)}: {then}")
+
+
+class _BagEpisodes:
+    """One pass over one bag: the latest image / state / privileged / reward / gripper button, the open episode and
+    its pending step (resolved against an image once the next step comes), episode boundaries (events, gaps,
+    damaged stretches, clock jumps); finished episodes queue in ``out`` in bag order."""
+
+    def __init__(self, conv: Converter, bag: Path, report: ConvertReport, phases: frozenset[str] | None) -> None:
+        m = conv.m
+        self.conv, self.m, self.bag, self.report, self.phases = conv, m, bag, report, phases
+        self.roles = {_norm(m.image_topic): "image", _norm(m.state_topic): "state", _norm(m.action_topic): "action",
+                      _norm(m.reward_topic): "reward", _norm(m.privileged_topic): "privileged",
+                      _norm(m.episode_topic): "episode", _norm(m.gripper_topic): "gripper"}
+        self.roles.pop("", None)
+        self.br = BagReport(str(bag))
+        self.phase = ""
+        self.images: deque = deque(maxlen=12)  # (log t, header stamp, msg, msgtype)
+        self.state = None  # (t, vec, stamp, orientation)
+        self.priv = None  # (t, vec)
+        self.reward = 0.0
+        self.gripper = m.gripper_initial
+        self.gripper_t = None  # log time of the last gripper button
+        self.last_end_t = None  # log time of the last END event
+        self.n_damaged = 0  # damaged stretches of the bag handled so far (br.damaged)
+        self.torn_until = None  # end of the last damaged stretch: an episode starting right after it began inside it
+        self.last_action = None  # (t, msg) for the rate clock
+        self.next_tick = None
+        self.seen_keys: set = set()
+        self.pending: _Step | None = None
+        self.ep: _Open | None = None
+        self.last_episode_id = None  # of an episode closed at a damaged stretch (gap-split numbering continues)
+        self.last_t = None
+        self.has_events = bool(m.episode_topic)  # with an episode topic, steps outside START..END are no episode
+        self.starts = 0  # START events in this bag
+        self.out: list[Episode] = []
+
+    # -- the pass ------------------------------------------------------------------------------------------------
+    def run(self):
+        m = self.m
+        handlers = {"image": self._on_image, "state": self._on_state, "privileged": self._on_privileged,
+                    "reward": self._on_reward, "gripper": self._on_gripper, "episode": self._on_episode,
+                    "action": self._on_action}
+        for topic, msgtype, t, raw in read_bag(self.bag, self.br):
+            while self.n_damaged < len(self.br.damaged):
+                self._damaged(*self.br.damaged[self.n_damaged], t)
+                self.n_damaged += 1
+            role = self.roles.get(_norm(topic))
+            if role is None:
+                continue
+            if m.clock == "rate" and self.last_action is not None:
+                self._rate_ticks_until(t)
+            if self.last_t is not None and t < self.last_t - 500_000_000:
+                self._clock_jumped(topic, t)
+            self.last_t = t if self.last_t is None else max(self.last_t, t)
+            try:
+                msg = self.conv.ts.deserialize_cdr(raw, msgtype)
+            except Exception as exc:  # noqa: BLE001 - a damaged message: report it, keep going
+                self.report.steps_dropped[f"{topic}: undecodable {msgtype} ({type(exc).__name__})"] += 1
+                continue
+            handlers[role](_Rec(topic, msgtype, t, msg))
+            yield from self._drain()
+        self._end_of_bag()
+        yield from self._drain()
+        self._summarise()
+
+    def _drain(self):
+        while self.out:
+            yield self.out.pop(0)
+
+    def _emit(self, episode: Episode | None) -> None:
+        if episode is not None:
+            self.out.append(episode)
+
+    def _rate_ticks_until(self, t: int) -> None:
+        """The rate clock's ticks up to this message use what came before it (not a next episode's pose)."""
+        m = self.m
+        period = int(1e9 / m.rate_hz)
+        self.next_tick = self.last_action[0] if self.next_tick is None else self.next_tick
+        while self.next_tick < t:
+            if (self.next_tick - self.last_action[0]) * 1e-9 <= m.max_age_s:
+                self._start_step(self.next_tick, self.last_action[1], m.intervention_default)
+            self.next_tick += period
+
+    def _clock_jumped(self, topic: str, t: int) -> None:
+        self.report.problems.append(f"{self.bag}: {topic}: clock jumped back {(self.last_t - t) * 1e-9:.2f} s at "
+                                    f"t={t * 1e-9:.3f} s; the open episode ends there")
+        if self.ep is not None:
+            self._finish(self.ep, None, "clock jump", t)
+            self.ep = None
+        self.images.clear()
+        self.state = None
+        self.last_t = t  # the new clock from here on
+
+    # -- messages by role ----------------------------------------------------------------------------------------
+    def _on_image(self, r: _Rec) -> None:
+        _, msgtype, t, msg = r
+        self.images.append((t, _stamp(msg), msg, msgtype))
+
+    def _on_state(self, r: _Rec) -> None:
+        topic, _, t, msg = r
+        m = self.m
+        fields = m.state_fields + (m.orientation_fields if m.action_frame == "base" else [])
+        vals = []
+        for f in fields:
+            try:
+                vals.append(float(get_field(msg, f)))
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+                kind = "state_fields" if f in m.state_fields else "orientation_fields"
+                raise ValueError(field_error(self.bag, topic, msg, kind, f)) from None
+        n = len(m.state_fields)
+        self.state = (t, np.array(vals[:n], np.float32), _stamp(msg), np.array(vals[n:], float))
+
+    def _on_privileged(self, r: _Rec) -> None:
+        _, _, t, msg = r
+        self.priv = (t, np.asarray(msg.state, np.float32))
+
+    def _on_reward(self, r: _Rec) -> None:
+        topic, _, _, msg = r
+        try:
+            self.reward = float(get_field(msg, self.m.reward_field))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ValueError(field_error(self.bag, topic, msg, "reward_field", self.m.reward_field)) from None
+
+    def _on_gripper(self, r: _Rec) -> None:
+        topic, _, t, msg = r
+        m = self.m
+        try:
+            close = _pressed(msg, m.gripper_close_field)
+            open_ = _pressed(msg, m.gripper_open_field)
+        except (AttributeError, KeyError, TypeError):
+            raise ValueError(field_error(self.bag, topic, msg, "gripper_close_field / gripper_open_field",
+                                         f"{m.gripper_close_field} / {m.gripper_open_field}")) from None
+        if close or open_:
+            self.gripper, self.gripper_t = (1.0 if close else -1.0), t
+
+    def _on_episode(self, r: _Rec) -> None:
+        _, _, t, msg = r
+        ev, phases = int(msg.event), self.phases
+        self.starts += ev == 0
+        if ev == 0:  # START
+            if self.ep is not None:
+                self._finish(self.ep, None, "incomplete: a new episode started before its END event", t)
+            if self.gripper_t is None or self.last_end_t is None or self.gripper_t <= self.last_end_t:
+                self.gripper = self.m.gripper_initial  # each episode starts from the configured gripper state
+            self.ep = _Open(str(self.bag), t, int(msg.episode_id), msg.task_id, msg.language_instruction, True)
+            self.seen_keys.clear()
+            self.phase = str(msg.phase)
+            self.reward = 0.0
+        elif ev == 2:  # PHASE: with a phase filter, leaving a kept phase closes that stretch (it was done)
+            new_phase, ep = str(msg.phase), self.ep
+            if phases is not None and ep is not None and self.phase in phases and new_phase not in phases:
+                self._emit(self._finish(ep, True, None if ep.actions or self.pending else
+                                        "no steps in the kept phases", t))
+                self.ep = _Open(str(self.bag), t, ep.episode_id, ep.task, ep.instruction, True)
+            self.phase = new_phase
+        elif ev == 1:  # END
+            self.last_end_t = t
+            if self.ep is not None:
+                why = None
+                if phases is not None and not self.ep.actions and self.pending is None:
+                    why = "no steps in the kept phases"
+                self._emit(self._finish(self.ep, bool(msg.success), why, t))
+                self.ep = None
+
+    def _on_action(self, r: _Rec) -> None:
+        topic, _, t, msg = r
+        m = self.m
+        if m.clock == "rate":
+            self.last_action = (t, msg)
+            return
+        if m.step_key_fields:
+            try:
+                key = tuple(get_field(msg, f) for f in m.step_key_fields)
+            except (AttributeError, KeyError, TypeError):
+                raise ValueError(field_error(self.bag, topic, msg, "step_key_fields",
+                                             ", ".join(m.step_key_fields))) from None
+            if key in self.seen_keys:
+                return
+            self.seen_keys.add(key)
+        try:
+            inter = bool(get_field(msg, m.intervention_field)) if m.intervention_field else m.intervention_default
+        except (AttributeError, KeyError, TypeError):
+            raise ValueError(field_error(self.bag, topic, msg, "intervention_field", m.intervention_field)) from None
+        self._start_step(t, msg, inter)
+
+    # -- steps and episodes --------------------------------------------------------------------------------------
+    def _skip(self, e: _Open, why: str, t: int | None = None) -> None:
+        self.report.episodes_skipped.append({"bag": str(self.bag), "episode_id": e.episode_id,
+                                             "steps": len(e.actions), "time_s": (t or e.t0) * 1e-9, "reason": why})
+
+    def _image_for(self, step: _Step):
+        """The image with the step's state stamp, else the newest one logged before the step within max_age_s."""
+        if step.state_stamp is not None:
+            for t, stamp, msg, mt in reversed(self.images):
+                if stamp == step.state_stamp:
+                    return t, msg, mt
+        for t, _, msg, mt in reversed(self.images):
+            if t <= step.t:
+                return (t, msg, mt) if (step.t - t) * 1e-9 <= self.m.max_age_s else None
+        return None
+
+    def _resolve(self, step: _Step, e: _Open) -> None:
+        m, report = self.m, self.report
+        img = self._image_for(step)
+        if img is None:
+            report.steps_dropped[f"no image within {m.max_age_s} s"] += 1
+            return
+        try:
+            arr = _resize(image_from_msg(img[1], img[2]), m.image_size)
+        except ValueError as exc:
+            report.steps_dropped[f"{m.image_topic}: {exc}"] += 1
+            return
+        policy = self.conv.policy
+        if policy is not None and policy.obs_mode == "pixels":  # relabelling needs the pixels
+            e.raw_images.append(arr)
+        e.images.append(encode_jpeg(arr))
+        e.states.append(step.state)
+        e.actions.append(step.action)
+        e.rewards.append(self.reward)
+        e.interventions.append(step.intervention)
+        e.privileged.append(step.privileged)
+
+    def _finish(self, e: _Open, success: bool | None, why: str | None, t: int) -> Episode | None:
+        m = self.m
+        if self.pending is not None:
+            self._resolve(self.pending, e)
+            self.pending = None
+        why = why or e.torn or None
+        if why is not None:
+            self._skip(e, why, t)
+            return None
+        if not e.actions:
+            self._skip(e, "empty: no step with a fresh image and state", t)
+            return None
+        ok = m.success_default if success is None else success
+        if self.conv.o.success_only and not ok:
+            self._skip(e, "not successful (pass --all to keep failures)", t)
+            return None
+        rewards = np.asarray(e.rewards, np.float32)
+        if ok and not m.reward_topic:
+            rewards[-1] = 1.0
+        elif ok:
+            rewards[-1] = max(rewards[-1], 1.0)
+        actions = np.stack(e.actions).astype(np.float32)
+        if self.conv.policy is not None:
+            actions = self.conv._relabel(e, actions)
+        return Episode(e.images, np.stack(e.states).astype(np.float32), actions, rewards,
+                       e.instruction or m.instruction, str(self.bag), e.task or m.task, e.episode_id, bool(ok),
+                       float(np.mean(e.interventions)), terminal=bool(ok))
+
+    def _action_vector(self, action_msg) -> np.ndarray | None:
+        m = self.m
+        a = np.zeros(7, np.float32)
+        for i, (f, scale) in enumerate(zip(m.action_fields, m.action_scale, strict=True)):
+            try:
+                a[i] = float(get_field(action_msg, f)) * scale
+            except IndexError as exc:  # e.g. a 6-value action: the step is dropped, counted
+                self.report.steps_dropped[f"{m.action_topic}: {exc}"] += 1
+                return None
+            except (AttributeError, KeyError, TypeError, ValueError):
+                raise ValueError(field_error(self.bag, m.action_topic, action_msg, "action_fields", f)) from None
+        if m.gripper_topic:
+            a[6] = self.gripper
+        if m.action_frame == "base" and self.state is not None:  # into the wrist frame with the TCP pose
+            rot = quat_matrix(self.state[3])
+            a[:3], a[3:6] = rot.T @ a[:3], rot.T @ a[3:6]
+        return a
+
+    def _new_open(self, t: int, episode_id: int) -> _Open:
+        e = _Open(str(self.bag), t, episode_id=episode_id)
+        if self.torn_until is not None and (t - self.torn_until) * 1e-9 <= self.m.gap_s:
+            e.torn = "torn: it begins right after a damaged stretch of the bag (its start is lost)"
+        return e
+
+    def _start_step(self, t: int, action_msg, intervention: bool) -> None:
+        m, report, state, pending, ep = self.m, self.report, self.state, self.pending, self.ep
+        if state is None or (t - state[0]) * 1e-9 > m.max_age_s:
+            report.steps_dropped[f"no robot state within {m.max_age_s} s"] += 1
+            return
+        if self.phases is not None and self.phase not in self.phases:
+            report.steps_dropped[f"in phase {self.phase or '(none)'} (kept: {', '.join(sorted(self.phases))})"] += 1
+            return
+        split = ep is not None and not ep.from_event and pending is not None and (t - pending.t) * 1e-9 > m.gap_s > 0
+        if split and m.gripper_topic and (self.gripper_t is None or self.gripper_t <= pending.t):
+            self.gripper = m.gripper_initial  # a new demonstration: no button since the last one ended
+        a = self._action_vector(action_msg)
+        if a is None:
+            return
+        if not np.all(np.isfinite(a)):
+            report.steps_dropped["NaN/inf action"] += 1
+            return
+        if ep is None:
+            if self.has_events:
+                report.steps_dropped["outside an episode (before START or after END)"] += 1
+                return
+            self.ep = self._new_open(t, 0 if self.last_episode_id is None else self.last_episode_id + 1)
+        elif split:
+            self._emit(self._finish(ep, None, None, t))
+            self.ep = self._new_open(t, ep.episode_id + 1)
+        if self.pending is not None:
+            self._resolve(self.pending, self.ep)
+        p = None if self.priv is None else self.priv[1]
+        self.pending = _Step(t, np.clip(a, -1.0, 1.0), intervention, state[1], state[2], p)
+
+    def _damaged(self, d0: int, d1: int, t: int) -> None:
+        """The reader skipped a damaged stretch holding the messages logged in [d0, d1]."""
+        ep = self.ep
+        if ep is not None:
+            last = self.pending.t if self.pending is not None else ep.t0
+            why = None
+            if ep.from_event or (d0 - last) * 1e-9 <= self.m.gap_s:
+                why = f"torn: part of it was in a damaged stretch of the bag ({d0 * 1e-9:.3f}-{d1 * 1e-9:.3f} s)"
+            self._emit(self._finish(ep, None, why, t))  # else it had ended before the damage (a gap > gap_s)
+            self.last_episode_id, self.ep, self.pending = ep.episode_id, None, None
+        self.images.clear()
+        self.state = self.last_action = self.next_tick = None
+        self.torn_until = d1
+
+    def _end_of_bag(self) -> None:
+        ep, t = self.ep, self.last_t or 0
+        if ep is None:
+            return
+        if self.has_events:
+            why = "incomplete: the bag ends before the episode's END event" + (
+                " (the bag is truncated)" if self.br.truncated else "")
+            self._finish(ep, None, why, t)
+        else:
+            self._emit(self._finish(ep, None, "incomplete: the bag is truncated while it was recorded"
+                                    if self.br.truncated else None, t))
+
+    def _summarise(self) -> None:
+        m, report, br = self.m, self.report, self.br
+        report.problems.extend(br.problems)
+        report.messages += sum(br.messages.values())
+        report.bag_bytes += br.file_bytes
+        report.message_bytes += br.bytes
+        report.topics.update(br.messages)
+        seen = {_norm(k) for k in br.messages}
+        if self.has_events and not self.starts and _norm(m.action_topic) not in seen:
+            # no episode started and no command: the robot idled while it was recorded (e.g. the bag a recorder
+            # opens before the first episode starts): nothing to convert, and nothing wrong
+            report.idle_bags.append(str(self.bag))
+            return
+        for name, role in (("image", m.image_topic), ("state", m.state_topic), ("action", m.action_topic)):
+            if role and _norm(role) not in seen:
+                report.problems.append(f"{self.bag}: no messages on the {name} topic {role}")
 
 
 def print_summary(report: ConvertReport) -> None:
