@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +43,10 @@ from rldg_msgs.msg import (
 from rldg_msgs.srv import EpisodeCommand, ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
+from rldg_ros.episodes import MARK_FAILURE, MARK_SUCCESS, OPERATOR_END, EpisodePlan, EpisodeRunner, StampSync
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP, SENSOR
-from rldg_ros.rl.agent import AgentConfig
-from rldg_ros.rl.spaces import RolloutNoise
 from rldg_ros.rl.transport import BlobAssembler, Outbox
 from rldg_ros.spec import EVAL_FIRST_SEED
 
@@ -92,13 +90,12 @@ class RlActorConfig:
     grasp_epsilon: float = param(-1.0, max=1.0, help="random gripper decisions (-1: the learner's setting)")
 
 
-@dataclass
-class _Frame:
-    state: RobotState | None = None
-    reward: Reward | None = None
-    image: Image | None = None
-    privileged: Observation | None = None
-    t: float = field(default_factory=time.monotonic)
+OPERATOR_REASONS = {EpisodeCommand.Request.END: OPERATOR_END, EpisodeCommand.Request.MARK_SUCCESS: MARK_SUCCESS,
+                    EpisodeCommand.Request.MARK_FAILURE: MARK_FAILURE}
+
+
+def stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 class RlActor(RldgNode):
@@ -110,64 +107,43 @@ class RlActor(RldgNode):
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         c = self.cfg
-        import jax
+        from rldg_ros.rl.actor_policy import ActorPolicy
 
-        self.jax = jax
         self.actor_id = c.actor_id or f"{self.get_name()}-{uuid.uuid4().hex[:8]}"
         self.lock = threading.RLock()
-        self.agent = None
-        self.meta: dict | None = None
-        self.aparams = None
-        self.version = -1
-        self.rng = jax.random.PRNGKey(c.seed)
-        self.nrng = np.random.default_rng(c.seed)
-        self.noise = (RolloutNoise(c.rollout_noise, c.rollout_noise_steps, self.nrng)
-                      if c.eval_only and c.rollout_noise > 0 else None)
+        self.policy = ActorPolicy(c.seed, c.eval_only, c.sample_actions, c.rollout_noise, c.rollout_noise_steps,
+                                  c.grasp_epsilon)
         self.assembler = BlobAssembler()
         self.outbox = Outbox(c.max_pending, c.resend_after_s)
-        self.frames: dict[int, _Frame] = {}
-        self.executed: dict[tuple[int, int], Action] = {}
-        self.limit = c.time_limit or self._task_limit()
+        self.sync = StampSync({"state", "reward"}, c.sync_timeout)
+        self.executed: dict[tuple[int, int], Action] = {}  # the mux's commands by (episode, step)
         self.instruction = c.instruction or self._task_instruction()
-        # episode state
-        self.running = False
+        self.episodes = EpisodeRunner(EpisodePlan(
+            episodes=c.episodes, first_seed=c.first_seed, eval_only=c.eval_only, eval_every=c.eval_every,
+            eval_episodes=c.eval_episodes, eval_first_seed=c.eval_first_seed,
+            stop_after_eval_successes=c.stop_after_eval_successes), c.time_limit or self._task_limit())
         self.draining = False  # the graph is stopping: no new step or episode, only the outbox is emptied
-        self.starting = False
-        self.is_eval = c.eval_only
-        self.episode_id = 0
-        self.steps = 0
-        self.prev: tuple[Observation, np.ndarray, int] | None = None  # (obs msg, robot state, step)
-        self.ep_return = 0.0
-        self.ep_interventions = 0
-        self.ep_unseen = 0  # steps whose command this actor had not received when the next state came
-        self.train_done = 0
-        self.eval_left = 0
-        self.eval_pending = False
-        self.eval_round_index = 0
-        self.ep_seed = -1
-        self.episodes_done = 0
-        self.history: list[dict] = []
-        self.operator_end: str | None = None
+        self.prev: tuple[Observation, int] | None = None  # the last step's (observation msg, step)
         self.metrics = None
         if c.run_dir:
             from rldg_ros.rl.learner import MetricsLog
 
             self.metrics = MetricsLog(Path(c.run_dir) / ("eval" if c.eval_only else "actor"))
         if c.checkpoint:
-            self._load_checkpoint(c.checkpoint)
+            self.policy.load_checkpoint(c.checkpoint)
+            self._built()
+            self.get_logger().info(f"policy from checkpoint {c.checkpoint} (step {self.policy.version})")
 
         group = MutuallyExclusiveCallbackGroup()
         self.pub_action = self.create_publisher(Action, topics.POLICY_ACTION.name, RELIABLE_10)
         self.pub_transition = self.create_publisher(Transition, topics.TRANSITIONS.name, RELIABLE_DEEP)
         self.pub_episode = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
-        self.create_subscription(RobotState, topics.ROBOT_STATE.name, lambda m: self._put("state", m), RELIABLE_10,
-                                 callback_group=group)
-        self.create_subscription(Reward, topics.REWARD.name, lambda m: self._put("reward", m), RELIABLE_10,
-                                 callback_group=group)
-        self.create_subscription(Image, topics.POLICY_IMAGE.name, self._on_image, SENSOR, callback_group=group)
-        self.create_subscription(Observation, topics.SIM_PRIVILEGED.name, lambda m: self._put("privileged", m),
-                                 RELIABLE_10,
-                                 callback_group=group)
+        for msg_type, topic, part, qos in ((RobotState, topics.ROBOT_STATE, "state", RELIABLE_10),
+                                           (Reward, topics.REWARD, "reward", RELIABLE_10),
+                                           (Image, topics.POLICY_IMAGE, "image", SENSOR),
+                                           (Observation, topics.SIM_PRIVILEGED, "privileged", RELIABLE_10)):
+            self.create_subscription(msg_type, topic.name, lambda m, part=part: self._put(part, m), qos,
+                                     callback_group=group)
         self.create_subscription(Action, topics.COMMAND.name, self._on_command, RELIABLE_10, callback_group=group)
         self.create_subscription(ParameterBlob, topics.POLICY_PARAMS.name, self._on_params, PARAMS,
                                  callback_group=group)
@@ -178,8 +154,8 @@ class RlActor(RldgNode):
         self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_episode_command,
                             callback_group=reentrant)
         self.create_timer(0.05, self._tick, callback_group=group)
-        self.get_logger().info(f"rl_actor up as {self.actor_id}: task {c.task}, limit {self.limit} steps"
-                               + (", evaluation only" if c.eval_only else ""))
+        self.get_logger().info(f"rl_actor up as {self.actor_id}: task {c.task}, limit "
+                               f"{self.episodes.limit_steps} steps" + (", evaluation only" if c.eval_only else ""))
 
     def _task_instruction(self) -> str:
         try:
@@ -200,87 +176,49 @@ class RlActor(RldgNode):
             return 100
 
     # -- policy ------------------------------------------------------------------------------------------------
-    def _build(self, meta: dict) -> None:
-        from rldg_ros.rl.agent import SACAgent
-        from rldg_ros.rl.spaces import LAYOUTS, ObsConfig
-
-        if self.meta is not None and {k: meta[k] for k in ("obs", "layout", "state_dim", "agent", "grasp")} == {
-                k: self.meta[k] for k in ("obs", "layout", "state_dim", "agent", "grasp")}:
-            return
-        agent_cfg = AgentConfig(**meta["agent"])
-        self.agent = SACAgent(agent_cfg, int(meta["state_dim"]), len(LAYOUTS[meta["layout"]]),
-                              image_size=meta["obs"]["image_size"] if meta["obs_mode"] == "pixels" else None,
-                              grasp=bool(meta["grasp"]), discount=float(meta["discount"]))
-        self.obs_cfg = ObsConfig(**meta["obs"])
-        self.template = self.agent.actor_params(self.agent.init(0)["params"])
-        self.meta = meta
-        label = " (PRIVILEGED sim state)" if meta["obs_mode"] == "privileged" else ""
-        self.get_logger().info(f"policy: obs {meta['obs_mode']}{label}, layout {meta['layout']}, "
-                               f"grasp {meta['grasp']}")
-
-    def _load_checkpoint(self, path: str) -> None:
-        from rldg_ros.rl.agent import from_bytes
-        from rldg_ros.rl.learner import load_actor_checkpoint
-
-        meta, raw = load_actor_checkpoint(path)
-        self._build(meta)
-        state = from_bytes(self.agent.init(0), raw)
-        self.aparams = self.agent.actor_params(state["params"])
-        self.version = int(meta["step"])
-        self.get_logger().info(f"policy from checkpoint {path} (step {self.version})")
+    def _built(self) -> None:
+        """The policy's observation mode decides which parts make a complete step."""
+        mode = self.policy.obs_mode
+        self.sync.required = {"state", "reward"} | ({"image"} if mode == "pixels" else set()) | (
+            {"privileged"} if mode == "privileged" else set())
+        m = self.policy.meta
+        label = " (PRIVILEGED sim state)" if mode == "privileged" else ""
+        self.get_logger().info(f"policy: obs {mode}{label}, layout {m['layout']}, grasp {m['grasp']}")
 
     def _on_params(self, msg: ParameterBlob) -> None:
         blob = self.assembler.add(int(msg.version), int(msg.chunk_index), int(msg.num_chunks), msg.sha256,
                                   bytes(msg.data))
         if blob is None:
             return
-        from rldg_ros.rl.agent import from_bytes
-
-        try:
-            self._build(json.loads(msg.format))
-            params = from_bytes(self.template, blob)
-        except Exception as exc:  # noqa: BLE001 - a bad blob must not kill the robot's policy
-            self.get_logger().error(f"parameter blob v{msg.version} refused: {exc}")
-            return
         with self.lock:
-            first = self.aparams is None
-            self.aparams, self.version = params, int(msg.version)
-        if first:
-            self.get_logger().info(f"first policy parameters (learner step {msg.version})")
-
-    def _act(self, obs: dict) -> np.ndarray:
-        from rldg_ros.rl.spaces import to_env_action
-
-        self.rng, k = self.jax.random.split(self.rng)
-        sample = self.cfg.eval_only and self.cfg.sample_actions  # collecting data from the policy's distribution
-        a, g = self.agent.act(self.aparams, obs, k, deterministic=self.is_eval and not sample)
-        if self.noise is not None:  # collection with rollout_noise: states off the specialist's path
-            if self.steps == 0:
-                self.noise.reset()
-            a = np.asarray(a) + self.noise.sample(np.shape(a))
-        eps = self.cfg.grasp_epsilon if self.cfg.grasp_epsilon >= 0 else self.meta["agent"]["grasp_epsilon"]
-        if self.meta["grasp"] and not self.is_eval and self.nrng.random() < eps:
-            g = int(self.nrng.integers(0, 2))
-        return to_env_action(a, self.meta["layout"], 1.0 if g else -1.0)
+            try:
+                meta = json.loads(msg.format)
+                rebuilt = self.policy.build(meta)
+                params = self.policy.decode_blob(meta, blob)
+            except Exception as exc:  # noqa: BLE001 - a bad blob must not kill the robot's policy
+                self.get_logger().error(f"parameter blob v{msg.version} refused: {exc}")
+                return
+            if rebuilt:
+                self._built()
+            if self.policy.use(params, int(msg.version)):
+                self.get_logger().info(f"first policy parameters (learner step {msg.version})")
 
     # -- inputs ------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _key(stamp) -> int:
-        return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
     def _put(self, part: str, msg) -> None:
         """One input of a control step (state, reward, image, privileged), keyed by the stamp they share."""
+        if part in ("image", "privileged") and part not in self.sync.required:
+            return
         with self.lock:
-            setattr(self.frames.setdefault(self._key(msg.header.stamp), _Frame()), part, msg)
-            self._try(msg.header.stamp)
-
-    def _on_image(self, msg: Image) -> None:
-        if self.meta is not None and self.meta["obs_mode"] == "pixels":
-            self._put("image", msg)
+            f = self.sync.put(part, stamp_ns(msg.header.stamp), msg)
+            e = self.episodes.current
+            if (f is not None and not self.draining and e is not None and self.policy.ready
+                    and f["state"].episode_id == e.episode_id):
+                self._step(f)
 
     def _on_command(self, msg: Action) -> None:
         with self.lock:
-            if msg.episode_id == self.episode_id:
+            e = self.episodes.current
+            if e is not None and msg.episode_id == e.episode_id:
                 self.executed[(int(msg.episode_id), int(msg.step))] = msg
 
     def _on_ack(self, msg: TransitionAck) -> None:
@@ -292,102 +230,74 @@ class RlActor(RldgNode):
                 self._send_due()
 
     # -- the control step --------------------------------------------------------------------------------------
-    def _complete(self, f: _Frame) -> bool:
-        if f.state is None or f.reward is None or self.meta is None:
-            return False
-        if self.meta["obs_mode"] == "pixels" and f.image is None:
-            return False
-        return not (self.meta["obs_mode"] == "privileged" and f.privileged is None)
-
-    def _try(self, stamp) -> None:
-        key = self._key(stamp)
-        f = self.frames.get(key)
-        if f is None or not self._complete(f):
-            return
-        del self.frames[key]
-        if self.draining:
-            return
-        for k in [k for k in self.frames if k < key]:  # older incomplete frames will never complete now
-            del self.frames[k]
-        if self.running and self.aparams is not None and f.state.episode_id == self.episode_id:
-            self._step(f)
-
-    def _observation_msg(self, f: _Frame) -> tuple[Observation, np.ndarray]:
+    def _observation_msg(self, f: dict) -> tuple[Observation, np.ndarray]:
         o = Observation()
-        o.header = f.state.header
-        state = robot_state_to_array(f.state)
-        priv = list(f.privileged.state) if f.privileged is not None else []
-        o.state = [float(v) for v in state] + [1.0 if f.state.gripper_closed else 0.0] + [float(v) for v in priv]
-        if f.image is not None and self.meta["obs_mode"] == "pixels":
-            o.image = f.image
+        o.header = f["state"].header
+        state = robot_state_to_array(f["state"])
+        priv = list(f["privileged"].state) if "privileged" in f else []
+        o.state = [float(v) for v in state] + [1.0 if f["state"].gripper_closed else 0.0] + [float(v) for v in priv]
+        if "image" in f:
+            o.image = f["image"]
         return o, state
 
-    def _agent_obs(self, f: _Frame, state: np.ndarray) -> dict:
-        from rldg_ros.rl.demos import observation
-
-        image = image_to_array(f.image) if self.meta["obs_mode"] == "pixels" else None
-        priv = np.asarray(f.privileged.state, np.float32) if f.privileged is not None else None
-        obs = observation(state, image, priv, self.obs_cfg)
-        self.agent.check_observation(obs)  # refused here, before a transition is built from it
-        return obs
-
-    def _step(self, f: _Frame) -> None:
+    def _step(self, f: dict) -> None:
+        e = self.episodes.current
         o_msg, state = self._observation_msg(f)
         try:
-            obs = self._agent_obs(f, state)
-        except ValueError as exc:
+            obs = self.policy.observation(state, image_to_array(f["image"]) if "image" in f else None,
+                                          np.asarray(f["privileged"].state, np.float32) if "privileged" in f
+                                          else None)
+        except ValueError as exc:  # refused here, before a transition is built from it
             self.get_logger().error(f"observation refused: {exc}", throttle_duration_sec=2.0)
             return
-        step = int(f.state.episode_step)
-        reward = float(f.reward.reward)
-        success = bool(f.reward.success)
+        step = int(f["state"].episode_step)
+        reward, success = float(f["reward"].reward), bool(f["reward"].success)
         if self.prev is not None:
-            prev_msg, _, prev_step = self.prev
-            executed, intervention, source = self._executed(prev_step, f.state)
-            self.ep_return += reward
-            self.ep_interventions += int(intervention)
+            prev_msg, prev_step = self.prev
+            executed, intervention, source, unseen = self._executed(e.episode_id, prev_step, f["state"])
+            self.episodes.step(reward, intervention, unseen)
             if not self.cfg.eval_only:
-                t = Transition()
-                t.header.stamp = f.state.header.stamp
-                t.actor_id = self.actor_id
-                t.observation, t.next_observation = prev_msg, o_msg
-                t.action = [float(v) for v in executed]
-                t.reward, t.terminal = reward, success and self.cfg.end_on_success
-                t.truncated = not t.terminal and self.steps + 1 >= self.limit
-                t.intervention, t.source = intervention, source
-                t.episode_id, t.step, t.policy_version = self.episode_id, prev_step, max(self.version, 0)
-                t.seq = self.outbox.add(t)
-                self._send_due()
-        self.steps += 1 if self.prev is not None else 0
-        self.prev = (o_msg, state, step)
+                self._queue(e, prev_msg, o_msg, executed, reward, success, intervention, source, prev_step)
+        self.prev = (o_msg, step)
         if success and self.cfg.end_on_success:
             self._end(True, "success")
-        elif self.operator_end:
-            reason, self.operator_end = self.operator_end, None
-            self._end(reason == "marked success", reason)
-        elif self.steps >= self.limit:
+        elif e.end_request:
+            self._end(e.end_request == MARK_SUCCESS, e.end_request)
+        elif self.episodes.timed_out():
             self._end(False, "timeout")
         else:
-            a = self._act(obs)
             m = Action()
-            m.header.stamp = f.state.header.stamp
-            m.action = [float(v) for v in a]
+            m.header.stamp = f["state"].header.stamp
+            m.action = [float(v) for v in self.policy.act(obs, e.is_eval, first_step=e.steps == 0)]
             m.source, m.source_name, m.intervention = Action.SOURCE_POLICY, "rl_actor", False
-            m.episode_id, m.step = self.episode_id, step
+            m.episode_id, m.step = e.episode_id, step
             self.pub_action.publish(m)
 
-    def _executed(self, step: int, now_state: RobotState) -> tuple[np.ndarray, bool, int]:
-        """The action the robot executed after observation ``step``: the mux's command, or a hold."""
-        cmd = self.executed.pop((self.episode_id, step), None)
-        if cmd is None:
-            self.ep_unseen += 1
+    def _queue(self, e, prev_msg, o_msg, executed, reward, success, intervention, source, prev_step) -> None:
+        """The previous step's transition into the outbox (kept until the learner acknowledges it)."""
+        t = Transition()
+        t.header.stamp = o_msg.header.stamp
+        t.actor_id = self.actor_id
+        t.observation, t.next_observation = prev_msg, o_msg
+        t.action = [float(v) for v in executed]
+        t.reward, t.terminal = reward, success and self.cfg.end_on_success
+        t.truncated = not t.terminal and e.steps >= self.episodes.limit_steps
+        t.intervention, t.source = intervention, source
+        t.episode_id, t.step, t.policy_version = e.episode_id, prev_step, max(self.policy.version, 0)
+        t.seq = self.outbox.add(t)
+        self._send_due()
+
+    def _executed(self, episode_id: int, step: int, now_state: RobotState) -> tuple[np.ndarray, bool, int, bool]:
+        """The action the robot executed after observation ``step``: the mux's command, or a hold; and whether the
+        command had not arrived (unseen)."""
+        cmd = self.executed.pop((episode_id, step), None)
         for k in [k for k in self.executed if k[1] < step]:
             del self.executed[k]
         if cmd is None or now_state.holding:
             hold = np.zeros(7, np.float32)
             hold[6] = 1.0 if now_state.gripper_closed else -1.0
-            return hold, False, Action.SOURCE_HOLD
-        return np.asarray(cmd.action, np.float32), bool(cmd.intervention), int(cmd.source)
+            return hold, False, Action.SOURCE_HOLD, cmd is None
+        return np.asarray(cmd.action, np.float32), bool(cmd.intervention), int(cmd.source), False
 
     def _send_due(self) -> None:
         for seq, msg in self.outbox.due():
@@ -395,126 +305,92 @@ class RlActor(RldgNode):
             self.outbox.mark_sent(seq)
 
     # -- episodes ----------------------------------------------------------------------------------------------
-    def _event(self, kind: int, success: bool = False, reason: str = "") -> None:
-        e = EpisodeEvent()
-        e.header.stamp = self.get_clock().now().to_msg()
-        e.event, e.episode_id, e.task_id, e.is_eval = kind, self.episode_id, self.cfg.task, self.is_eval
-        e.success, e.reason, e.num_steps = success, reason, self.steps
-        e.language_instruction = self.instruction
-        self.pub_episode.publish(e)
+    def _event(self, kind: int, episode_id: int, success: bool = False, reason: str = "", steps: int = 0) -> None:
+        ev = EpisodeEvent()
+        ev.header.stamp = self.get_clock().now().to_msg()
+        ev.event, ev.episode_id, ev.task_id = kind, episode_id, self.cfg.task
+        ev.is_eval = self.episodes.current.is_eval if self.episodes.current else self.cfg.eval_only
+        ev.success, ev.reason, ev.num_steps = success, reason, steps
+        ev.language_instruction = self.instruction
+        self.pub_episode.publish(ev)
 
     def _start(self) -> None:
-        c = self.cfg
-        if (self.running or self.starting or self.draining or self.aparams is None
+        c, runner = self.cfg, self.episodes
+        if (runner.running or runner.starting or self.draining or not self.policy.ready
                 or not self.reset_client.service_is_ready()):
             return
-        if (c.episodes and self.episodes_done >= c.episodes) or self._converged():
+        if runner.all_done():
             if not self.finished and not len(self.outbox):
-                self.finish(f"rl_actor: {self.episodes_done} episodes done"
+                self.finish(f"rl_actor: {runner.episodes_done} episodes done"
                             + (f"; the last {c.stop_after_eval_successes} evaluation episodes succeeded"
-                               if self._converged() else ""))
+                               if runner.converged() else ""))
             return
         if self.outbox.full():
             self.get_logger().warning(f"{len(self.outbox)} transitions unacknowledged (learner gone?): not starting "
                                       "a new episode until the learner catches up", throttle_duration_sec=10.0)
             return
-        if not c.eval_only and self.eval_left == 0 and self.eval_pending:
-            self.eval_left, self.eval_pending = c.eval_episodes, False
-        self.is_eval = c.eval_only or self.eval_left > 0
-        if self.is_eval:
-            seed = c.eval_first_seed + self.eval_round_index
-        else:
-            seed = -1 if c.first_seed < 0 else c.first_seed + self.train_done
-        self.starting = True
+        _, seed = runner.next_start()
         fut = self.reset_client.call_async(ResetEpisode.Request(task_id=c.task, seed=seed))
         fut.add_done_callback(self._started)
 
     def _started(self, fut) -> None:
         with self.lock:
-            self.starting = False
             r = fut.result()
             if r is None or not r.success:
+                self.episodes.start_failed()
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
                 return
-            self.episode_id = int(r.episode_id)
-            self.running, self.steps, self.prev = True, 0, None
-            self.ep_return, self.ep_interventions, self.operator_end = 0.0, 0, None
-            self.ep_unseen = 0
-            self.frames.clear()
+            e = self.episodes.started(int(r.episode_id), int(r.seed))
+            self.prev = None
+            self.sync.clear()
             self.executed.clear()
-            self.ep_seed = int(r.seed)
-            self._event(EpisodeEvent.EVENT_START)
-
-    def _converged(self) -> bool:
-        k = self.cfg.stop_after_eval_successes
-        if not k or self.cfg.eval_only:
-            return False
-        evals = [h["success"] for h in self.history if h["eval"]][-k:]
-        return len(evals) == k and all(evals)
+            self._event(EpisodeEvent.EVENT_START, e.episode_id)
 
     def _end(self, success: bool, reason: str) -> None:
-        self.running = False
-        self.episodes_done += 1
-        row = {"episode": self.episode_id, "eval": self.is_eval, "success": success, "reason": reason,
-               "steps": self.steps, "return": self.ep_return, "interventions": self.ep_interventions,
-               "commands_unseen": self.ep_unseen,
-               "intervention_rate": self.ep_interventions / max(self.steps, 1), "policy_version": self.version,
-               "seed": self.ep_seed, "time": time.time()}
-        self.history.append(row)
-        if self.is_eval:
-            self.eval_round_index += 1
-            self.eval_left = max(0, self.eval_left - 1)
-        else:
-            self.train_done += 1
-            self.eval_pending = bool(self.cfg.eval_every) and self.train_done % self.cfg.eval_every == 0
-        self._event(EpisodeEvent.EVENT_END, success, reason)
-        recent = [h for h in self.history if h["eval"] == self.is_eval][-20:]
-        rate = sum(h["success"] for h in recent) / len(recent)
-        kind = "eval" if self.is_eval else "train"
+        e = self.episodes.current
+        self._event(EpisodeEvent.EVENT_END, e.episode_id, success, reason, e.steps)
+        row = self.episodes.end(success, reason, policy_version=self.policy.version)
+        rate, n = self.episodes.recent_rate(e.is_eval)
+        kind = "eval" if e.is_eval else "train"
         if self.metrics is not None:
-            self.metrics.write(f"episode_{kind}", self.version, {**row, "success_rate_20": rate})
-        self.get_logger().info(f"episode {self.episode_id} ({kind}): {reason} after {self.steps} steps, "
-                               f"{self.ep_interventions} intervened, {self.ep_unseen} command(s) unseen; "
-                               f"success rate (last {len(recent)} {kind}) "
-                               f"{rate:.2f}; policy v{self.version}; outbox {len(self.outbox)}")
+            self.metrics.write(f"episode_{kind}", self.policy.version, {**row, "success_rate_20": rate})
+        self.get_logger().info(f"episode {e.episode_id} ({kind}): {reason} after {e.steps} steps, "
+                               f"{e.interventions} intervened, {e.unseen} command(s) unseen; "
+                               f"success rate (last {n} {kind}) {rate:.2f}; policy v{self.policy.version}; "
+                               f"outbox {len(self.outbox)}")
 
     def _on_episode_command(self, request: EpisodeCommand.Request, response: EpisodeCommand.Response):
         with self.lock:
-            cmd = request.command
+            cmd, running = request.command, self.episodes.running
             if cmd == EpisodeCommand.Request.START:
-                response.success, response.message = not self.running, (
-                    "starting" if not self.running else f"episode {self.episode_id} is running")
+                response.success = not running
+                response.message = f"episode {self.episodes.current.episode_id} is running" if running else "starting"
                 self._start()
-            elif cmd in (EpisodeCommand.Request.END, EpisodeCommand.Request.MARK_SUCCESS,
-                         EpisodeCommand.Request.MARK_FAILURE):
-                if not self.running:
-                    response.success, response.message = False, "no episode is running"
-                else:
-                    self.operator_end = {EpisodeCommand.Request.END: "operator",
-                                         EpisodeCommand.Request.MARK_SUCCESS: "marked success",
-                                         EpisodeCommand.Request.MARK_FAILURE: "marked failure"}[cmd]
-                    response.success, response.message = True, "the episode ends at the next step"
+            elif cmd in OPERATOR_REASONS:
+                response.success = self.episodes.request_end(OPERATOR_REASONS[cmd])
+                response.message = "the episode ends at the next step" if running else "no episode is running"
             else:
                 response.success, response.message = False, f"unknown episode command {cmd}"
-            response.episode_id = self.episode_id
+            e = self.episodes.current
+            response.episode_id = e.episode_id if e else (self.episodes.history[-1]["episode"]
+                                                         if self.episodes.history else 0)
         return response
 
     def _tick(self) -> None:
         with self.lock:
-            now = time.monotonic()
-            for k in [k for k, f in self.frames.items() if now - f.t > self.cfg.sync_timeout]:
-                del self.frames[k]
+            self.sync.expire()
             self._send_due()
-            if not self.running:
+            if not self.episodes.running:
                 self._start()
 
     def summary(self) -> dict:
-        evals = [h for h in self.history if h["eval"]]
-        trains = [h for h in self.history if not h["eval"]]
-        return {"task": self.cfg.task, "actor_id": self.actor_id, "obs_mode": (self.meta or {}).get("obs_mode"),
-                "eval_episodes": len(evals), "eval_successes": sum(h["success"] for h in evals),
-                "train_episodes": len(trains), "train_successes": sum(h["success"] for h in trains),
-                "pending": len(self.outbox), "episodes": self.history}
+        h = self.episodes.history
+        evals = [x for x in h if x["eval"]]
+        trains = [x for x in h if not x["eval"]]
+        return {"task": self.cfg.task, "actor_id": self.actor_id, "obs_mode": self.policy.obs_mode,
+                "eval_episodes": len(evals), "eval_successes": sum(x["success"] for x in evals),
+                "train_episodes": len(trains), "train_successes": sum(x["success"] for x in trains),
+                "pending": len(self.outbox), "episodes": h}
 
     def begin_drain(self) -> None:
         with self.lock:
@@ -535,6 +411,6 @@ class RlActor(RldgNode):
         if unacked and not self.cfg.eval_only:  # the learner stopped with the graph before acknowledging these
             self.get_logger().warning(f"{unacked} transition(s) not acknowledged by a learner at shutdown")
         if self.metrics is not None:
-            self.metrics.write("shutdown", self.version, {"transitions": self.outbox.seq,
-                                                          "acked": self.outbox.acked, "unacked": unacked})
+            self.metrics.write("shutdown", self.policy.version, {"transitions": self.outbox.seq,
+                                                                 "acked": self.outbox.acked, "unacked": unacked})
             self.metrics.close()

@@ -23,6 +23,7 @@ from rldg_msgs.msg import EpisodeEvent, RobotState
 from rldg_msgs.srv import EpisodeCommand, ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
+from rldg_ros.episodes import MARK_FAILURE, MARK_SUCCESS, OPERATOR_END, EpisodePlan, EpisodeRunner
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.qos import RELIABLE_10
 from rldg_ros.spec import CONTROL_HZ
@@ -65,18 +66,12 @@ class TeleopEpisodes(RldgNode):
         except ImportError:  # a real cell without the sim installed
             pass
         self.time_limit = self.time_limit or 60.0
-        self.limit_steps = int(round(self.time_limit * c.control_hz))
-        self.steps = 0
+        self.episodes = EpisodeRunner(EpisodePlan(episodes=c.episodes, successes=c.successes,
+                                                  first_seed=c.first_seed), int(round(self.time_limit * c.control_hz)))
         self.auto = c.auto_start or c.input in ("expert", "human_like")
-        self.running = False
-        self.starting = False
         self.episode_id = 0
-        self.done = 0
-        self.successes = 0
         self.gt_success = False
         self.armed = False
-        self.seed = -1
-        self.results: list[dict] = []
         self.pub = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
         self.reset_client = self.create_client(ResetEpisode, topics.RESET_EPISODE.name, callback_group=group)
         self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_command, callback_group=group)
@@ -92,14 +87,14 @@ class TeleopEpisodes(RldgNode):
                 self.armed = True
             self.gt_success = bool(msg.data) and self.armed
             # the cell publishes its success flag right after the state of the same step: end at that very step
-            if self.running and self.cfg.end_on_ground_truth and self.gt_success:
+            if self.episodes.running and self.cfg.end_on_ground_truth and self.gt_success:
                 self._end(True, "success")
 
     def _on_state(self, msg: RobotState) -> None:  # noqa: ARG002 - one state per control step
         with self.lock:
-            if self.running:
-                self.steps += 1
-                if self.steps >= self.limit_steps:
+            if self.episodes.running:
+                self.episodes.step()
+                if self.episodes.timed_out():
                     self._end(False, "timeout")
 
     def _event(self, kind: int, success: bool = False, reason: str = "", steps: int = 0) -> None:
@@ -110,55 +105,48 @@ class TeleopEpisodes(RldgNode):
         self.pub.publish(e)
 
     def _start(self) -> None:
-        if self.running or self.starting or not self.reset_client.service_is_ready():
+        if not self.reset_client.service_is_ready():
             return
-        if self._all_done():
+        nxt = self.episodes.next_start()
+        if nxt is None:
             return
-        self.starting = True
-        seed = -1 if self.cfg.first_seed < 0 else self.cfg.first_seed + self.done
-        future = self.reset_client.call_async(ResetEpisode.Request(task_id=self.cfg.task, seed=seed))
+        future = self.reset_client.call_async(ResetEpisode.Request(task_id=self.cfg.task, seed=nxt[1]))
         future.add_done_callback(self._started)
 
     def _started(self, future) -> None:
         with self.lock:
-            self.starting = False
             r = future.result()
             if r is None or not r.success:
+                self.episodes.start_failed()
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
                 return
-            self.episode_id = int(r.episode_id)
-            self.seed = int(r.seed)
-            self.running, self.gt_success, self.armed, self.steps = True, False, False, 0
+            self.episode_id = self.episodes.started(int(r.episode_id), int(r.seed)).episode_id
+            self.gt_success, self.armed = False, False
             self._event(EpisodeEvent.EVENT_START)
             self.get_logger().info(f"episode {self.episode_id} started (seed {r.seed}): {self.instruction}")
 
     def _end(self, success: bool, reason: str) -> None:
-        if not self.running:
+        e = self.episodes.current
+        if e is None:
             return
-        self.running = False
-        self.done += 1
-        self.successes += int(success)
-        self._event(EpisodeEvent.EVENT_END, success, reason, self.steps)
-        self.results.append({"seed": self.seed, "success": bool(success), "steps": int(self.steps),
-                             "cycle_time_s": self.steps / self.cfg.control_hz, "reason": reason})
-        self.get_logger().info(f"episode {self.episode_id} ended: {reason} ({self.successes}/{self.done} successes)")
-
-    def _all_done(self) -> bool:
-        c = self.cfg
-        return bool((c.episodes and self.done >= c.episodes) or (c.successes and self.successes >= c.successes))
+        self._event(EpisodeEvent.EVENT_END, success, reason, e.steps)
+        self.episodes.end(success, reason, cycle_time_s=e.steps / self.cfg.control_hz)
+        self.get_logger().info(f"episode {self.episode_id} ended: {reason} "
+                               f"({self.episodes.successes}/{self.episodes.episodes_done} successes)")
 
     def _tick(self) -> None:
         with self.lock:
-            if self.running:
+            if self.episodes.running:
                 if self.cfg.end_on_ground_truth and self.gt_success:
                     self._end(True, "success")
-                elif self.steps >= self.limit_steps:
+                elif self.episodes.timed_out():
                     self._end(False, "timeout")
-            elif self._all_done():
+            elif self.episodes.all_done():
                 # let the last END event reach its subscribers (a recorder), then end the graph
                 self.done_at = getattr(self, "done_at", None) or time.monotonic()
                 if time.monotonic() - self.done_at > 1.0 and not self.finished:
-                    self.finish(f"teleop_episodes: {self.done} episodes done, {self.successes} successful")
+                    self.finish(f"teleop_episodes: {self.episodes.episodes_done} episodes done, "
+                                f"{self.episodes.successes} successful")
             elif self.auto:
                 self._start()
 
@@ -166,22 +154,22 @@ class TeleopEpisodes(RldgNode):
         with self.lock:
             cmd = request.command
             if cmd == EpisodeCommand.Request.START:
-                if self.running:
+                if self.episodes.running:
                     response.success, response.message = False, f"episode {self.episode_id} is running"
-                elif self._all_done():
+                elif self.episodes.all_done():
                     response.success, response.message = False, (
-                        f"done: {self.done} episodes, {self.successes} successful")
+                        f"done: {self.episodes.episodes_done} episodes, {self.episodes.successes} successful")
                 else:
                     self._start()
                     response.success, response.message = True, "starting the next episode"
             elif cmd in (EpisodeCommand.Request.END, EpisodeCommand.Request.MARK_SUCCESS,
                          EpisodeCommand.Request.MARK_FAILURE):
-                if not self.running:
+                if not self.episodes.running:
                     response.success, response.message = False, "no episode is running"
                 else:
                     ok = cmd == EpisodeCommand.Request.MARK_SUCCESS
-                    self._end(ok, {EpisodeCommand.Request.END: "operator", EpisodeCommand.Request.MARK_SUCCESS:
-                                   "marked success", EpisodeCommand.Request.MARK_FAILURE: "marked failure"}[cmd])
+                    self._end(ok, {EpisodeCommand.Request.END: OPERATOR_END, EpisodeCommand.Request.MARK_SUCCESS:
+                                   MARK_SUCCESS, EpisodeCommand.Request.MARK_FAILURE: MARK_FAILURE}[cmd])
                     response.success, response.message = True, "episode ended"
             else:
                 response.success, response.message = False, f"unknown episode command {cmd}"
@@ -192,5 +180,5 @@ class TeleopEpisodes(RldgNode):
         if self.cfg.report_path:
             out = Path(self.cfg.report_path)
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps({"task": self.cfg.task, "input": self.cfg.input, "episodes": self.results},
-                                      indent=1))
+            out.write_text(json.dumps({"task": self.cfg.task, "input": self.cfg.input,
+                                       "episodes": self.episodes.history}, indent=1))

@@ -1,0 +1,101 @@
+"""The RL actor's policy, ROS-free: built from a learner's description of itself (observation mode, action layout,
+agent config), its parameters from a learner checkpoint or a parameter blob the learner streamed, and ``act``
+turning an observation into the cell's 7-D action (exploration, rollout noise and grasp epsilon included)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rldg_ros.rl.agent import AgentConfig
+from rldg_ros.rl.spaces import RolloutNoise
+
+#: the parts of a learner's meta that decide the network: a blob whose meta differs in these rebuilds the agent
+_SHAPE_KEYS = ("obs", "layout", "state_dim", "agent", "grasp")
+
+
+class ActorPolicy:
+    def __init__(self, seed: int = 0, eval_only: bool = False, sample_actions: bool = False,
+                 rollout_noise: float = 0.0, rollout_noise_steps: float = 1.0, grasp_epsilon: float = -1.0) -> None:
+        import jax
+
+        self.jax = jax
+        self.eval_only, self.sample_actions, self.grasp_epsilon = eval_only, sample_actions, grasp_epsilon
+        self.rng = jax.random.PRNGKey(seed)
+        self.nrng = np.random.default_rng(seed)
+        self.noise = (RolloutNoise(rollout_noise, rollout_noise_steps, self.nrng)
+                      if eval_only and rollout_noise > 0 else None)
+        self.agent = None
+        self.meta: dict | None = None
+        self.obs_cfg = None
+        self.template = None
+        self.params = None
+        self.version = -1
+
+    @property
+    def ready(self) -> bool:
+        return self.params is not None
+
+    @property
+    def obs_mode(self) -> str | None:
+        return None if self.meta is None else self.meta["obs_mode"]
+
+    def build(self, meta: dict) -> bool:
+        """The agent a learner with this meta trains; -> True if it was (re)built."""
+        from rldg_ros.rl.agent import SACAgent
+        from rldg_ros.rl.spaces import LAYOUTS, ObsConfig
+
+        if self.meta is not None and all(meta[k] == self.meta[k] for k in _SHAPE_KEYS):
+            return False
+        self.agent = SACAgent(AgentConfig(**meta["agent"]), int(meta["state_dim"]), len(LAYOUTS[meta["layout"]]),
+                              image_size=meta["obs"]["image_size"] if meta["obs_mode"] == "pixels" else None,
+                              grasp=bool(meta["grasp"]), discount=float(meta["discount"]))
+        self.obs_cfg = ObsConfig(**meta["obs"])
+        self.template = self.agent.actor_params(self.agent.init(0)["params"])
+        self.meta = meta
+        return True
+
+    def load_checkpoint(self, path: str) -> None:
+        from rldg_ros.rl.agent import from_bytes
+        from rldg_ros.rl.learner import load_actor_checkpoint
+
+        meta, raw = load_actor_checkpoint(path)
+        self.build(meta)
+        state = from_bytes(self.agent.init(0), raw)
+        self.params = self.agent.actor_params(state["params"])
+        self.version = int(meta["step"])
+
+    def decode_blob(self, meta: dict, blob: bytes):
+        """Actor parameters from a learner's blob (raises on one that does not fit ``meta``); :meth:`use` them."""
+        from rldg_ros.rl.agent import from_bytes
+
+        self.build(meta)
+        return from_bytes(self.template, blob)
+
+    def use(self, params, version: int) -> bool:
+        """Act with these parameters from now on; -> True if they are the first."""
+        first = self.params is None
+        self.params, self.version = params, int(version)
+        return first
+
+    def observation(self, state: np.ndarray, image: np.ndarray | None, privileged: np.ndarray | None) -> dict:
+        """The agent's observation; raises ValueError (naming the problem) on one it must refuse."""
+        from rldg_ros.rl.demos import observation
+
+        obs = observation(state, image, privileged, self.obs_cfg)
+        self.agent.check_observation(obs)
+        return obs
+
+    def act(self, obs: dict, is_eval: bool, first_step: bool) -> np.ndarray:
+        from rldg_ros.rl.spaces import to_env_action
+
+        self.rng, k = self.jax.random.split(self.rng)
+        sample = self.eval_only and self.sample_actions  # collecting data from the policy's distribution
+        a, g = self.agent.act(self.params, obs, k, deterministic=is_eval and not sample)
+        if self.noise is not None:  # collection with rollout noise: states off the specialist's path
+            if first_step:
+                self.noise.reset()
+            a = np.asarray(a) + self.noise.sample(np.shape(a))
+        eps = self.grasp_epsilon if self.grasp_epsilon >= 0 else self.meta["agent"]["grasp_epsilon"]
+        if self.meta["grasp"] and not is_eval and self.nrng.random() < eps:
+            g = int(self.nrng.integers(0, 2))
+        return to_env_action(a, self.meta["layout"], 1.0 if g else -1.0)
