@@ -184,3 +184,20 @@ def test_robot_state_message_round_trip():
     np.testing.assert_allclose(robot_state_to_array(msg), state, rtol=1e-6)
     assert msg.gripper_closed and msg.holding and msg.safety_limited and msg.control_mode == 2
     assert list(msg.joint_positions) == list(np.arange(7.0))
+
+
+def test_every_backend_implements_the_robot_backend_protocol():
+    """The bridge calls only the RobotBackend protocol, so each backend must have all of it (a missing method would
+    only show when that backend runs on its robot)."""
+    import inspect
+
+    from rldg_ros.nodes.robot_backends import BACKENDS, RobotBackend
+
+    wanted = {n for n, v in vars(RobotBackend).items() if callable(v) and not n.startswith("_")}
+    assert {"start", "pose", "apply", "hold", "reset", "state", "request_reset"} <= wanted
+    for name, cls in BACKENDS.items():
+        for method in wanted:
+            impl = getattr(cls, method, None)
+            assert callable(impl), f"{name} backend lacks {method}()"
+            assert (list(inspect.signature(impl).parameters)
+                    == list(inspect.signature(getattr(RobotBackend, method)).parameters)), (name, method)
