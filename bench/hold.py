@@ -39,7 +39,7 @@ def measure(trials: int = 8) -> dict:
                ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     binp = Path(sys.executable).parent
     procs = [subprocess.Popen([str(binp / "robot_bridge"), "--ros-args", "--params-file",
-                               str(config_path("robot_bridge"))], env=env, stderr=subprocess.DEVNULL),
+                               str(config_path("nodes/robot_bridge"))], env=env, stderr=subprocess.DEVNULL),
              subprocess.Popen([str(binp / "intervention_mux"), "--ros-args", "-p", "input:=none"], env=env,
                               stderr=subprocess.DEVNULL)]
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})

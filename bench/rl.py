@@ -1,7 +1,7 @@
 """RL specialists: learner updates/s (batch 256; state and pixels) and the rl_actor's 10 Hz loop latency.
 
 * learner: ``Learner.train_step`` on filled buffers (random data: speed does not depend on the values); one step =
-  ``utd`` (2) critic updates + 1 actor update, as configured in config/rl.yaml; sampling from the numpy buffers
+  ``utd`` (2) critic updates + 1 actor update, as configured in config/nodes/rl.yaml; sampling from the numpy buffers
   included.
 * actor: an rl_actor process with a fresh checkpoint; this process plays the cell (a ResetEpisode service, then a
   RobotState + Reward (+ wrist image) with one stamp at 10 Hz) and times the policy Action that answers each step.

@@ -74,7 +74,7 @@ def _bridge_jitter(seconds: float = 20.0) -> dict:
     env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("ROS_DOMAIN_ID", "91"),
                ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     exe = str(Path(sys.executable).parent / "robot_bridge")
-    proc = subprocess.Popen([exe, "--ros-args", "--params-file", str(config_path("robot_bridge"))], env=env,
+    proc = subprocess.Popen([exe, "--ros-args", "--params-file", str(config_path("nodes/robot_bridge"))], env=env,
                             stderr=subprocess.DEVNULL)
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
     rclpy.init()

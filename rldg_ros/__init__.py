@@ -27,7 +27,8 @@ def share_dir() -> Path:
 
 
 def config_path(name: str) -> Path:
-    """Absolute path of ``config/<name>`` (``name`` may omit ``.yaml``)."""
+    """Absolute path of ``config/<name>`` (``name`` may omit ``.yaml``): ``nodes/`` node parameters,
+    ``experiments/`` the experiment's profiles, ``convert/`` bag-to-RLDS maps, ``diagnose/`` ablation variants."""
     if not name.endswith(".yaml"):
         name += ".yaml"
     return share_dir() / "config" / name

@@ -40,7 +40,7 @@ class ArgSpec:
 class NodeSpec:
     executable: str
     name: str
-    params_files: tuple[str, ...] = ()  # files under config/, applied in order
+    params_files: tuple[str, ...] = ()  # files under config/ (nodes/...), applied in order
     parameters: Mapping[str, Any] = field(default_factory=dict)  # dotted name -> value or Arg
     remappings: tuple[tuple[str, Any], ...] = ()  # (from, to); to may be an Arg
     namespace: str = ""
@@ -87,12 +87,12 @@ RECORD = ArgSpec("record", "false", "record the graph's topics to rosbag2", ("tr
 BAG_DIR = ArgSpec("bag_dir", "bags", "directory for recorded bags")
 
 _CELL = (
-    NodeSpec("robot_bridge", "robot_bridge", params_files=("robot_bridge.yaml", "franka.yaml"),
+    NodeSpec("robot_bridge", "robot_bridge", params_files=("nodes/robot_bridge.yaml", "nodes/franka.yaml"),
              parameters={"backend": Arg("robot"), "task": Arg("task")}),
     NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
 )
 # teleop: with input:=expert|human_like the cell's scripted demonstrator drives every step (scripted teleop)
-_BRIDGE_FILES = ("robot_bridge.yaml", "franka.yaml")
+_BRIDGE_FILES = ("nodes/robot_bridge.yaml", "nodes/franka.yaml")
 _TELEOP_CELL = (
     NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES,
              parameters={"backend": Arg("robot"), "task": Arg("task")},
@@ -113,7 +113,7 @@ _RL_ARGS = (
             "cell's ground truth", ("classifier", "sim_ground_truth")),
     ArgSpec("reward_model", "", "reward classifier checkpoint directory ('rldg reward train')"),
 )
-_REWARD_NODE = NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
+_REWARD_NODE = NodeSpec("reward_classifier", "reward_classifier", params_files=("nodes/reward_classifier.yaml",),
                         parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")})
 
 
@@ -145,9 +145,9 @@ GRAPHS: dict[str, GraphSpec] = {
                 ArgSpec("report_path", "", "listener writes a JSON report here at shutdown"),
             ),
             (
-                NodeSpec("demo_talker", "demo_talker", params_files=("demo.yaml",),
+                NodeSpec("demo_talker", "demo_talker", params_files=("nodes/demo.yaml",),
                          parameters={"rate_hz": Arg("rate_hz")}),
-                NodeSpec("demo_listener", "demo_listener", params_files=("demo.yaml",),
+                NodeSpec("demo_listener", "demo_listener", params_files=("nodes/demo.yaml",),
                          parameters={"report_path": Arg("report_path")}),
             ),
         ),
@@ -170,12 +170,12 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("spacemouse_hid", "spacemouse_hid", when=("input", "spacemouse"), respawn=True),
                 NodeSpec("keyboard_teleop", "keyboard_teleop", when=("input", "keyboard")),
                 dataclasses.replace(_REWARD_NODE, respawn=True),
-                NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
+                NodeSpec("rl_actor", "rl_actor", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
                     "stop_after_eval_successes": Arg("stop_after_eval_successes")}, respawn=True),
                 # the learner resumes from run_dir (checkpoint + write-ahead log); the actor keeps acting on its last
                 # policy meanwhile and resends what the learner has not acknowledged
-                NodeSpec("rl_learner", "rl_learner", params_files=("rl.yaml",), parameters={
+                NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
                     respawn=True, stop_stage=1),
                 _RECORDER,
@@ -195,7 +195,7 @@ GRAPHS: dict[str, GraphSpec] = {
                 NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}),
                 NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}),
                 _REWARD_NODE,
-                NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
+                NodeSpec("rl_actor", "rl_actor", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
                     "episodes": Arg("episodes"), "report_path": Arg("report"), "run_dir": Arg("run_dir")}),
             ),
@@ -268,10 +268,10 @@ GRAPHS: dict[str, GraphSpec] = {
                     "task": Arg("task"), "input": Arg("policy"), "episodes": Arg("episodes"),
                     "successes": Arg("successes"), "first_seed": Arg("first_seed"), "report_path": Arg("report"),
                     "instruction": Arg("instruction")}, when=("policy", ("expert", "human_like"))),
-                NodeSpec("reward_classifier", "reward_classifier", params_files=("reward_classifier.yaml",),
+                NodeSpec("reward_classifier", "reward_classifier", params_files=("nodes/reward_classifier.yaml",),
                          parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")},
                          when=("policy", "rl")),
-                NodeSpec("rl_actor", "rl_actor", params_files=("rl.yaml",), parameters={
+                NodeSpec("rl_actor", "rl_actor", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
                     "sample_actions": Arg("sample_actions"), "rollout_noise": Arg("rollout_noise"),
                     "rollout_noise_steps": Arg("rollout_noise_steps"),

@@ -64,8 +64,8 @@ class Probe:
 @pytest.fixture(params=["sim", "franka_ros2"])
 def bridge(request, ros_env, ros_context):
     """robot_bridge with the sim backend, or with the franka_ros2 backend talking to franka_sim_driver."""
-    args = [str(BIN / "robot_bridge"), "--ros-args", "--params-file", str(config_path("robot_bridge")),
-            "--params-file", str(config_path("franka")), "-p", f"backend:={request.param}"]
+    args = [str(BIN / "robot_bridge"), "--ros-args", "--params-file", str(config_path("nodes/robot_bridge")),
+            "--params-file", str(config_path("nodes/franka")), "-p", f"backend:={request.param}"]
     driver = None
     if request.param == "franka_ros2":
         driver = subprocess.Popen([str(BIN / "franka_sim_driver")], env=ros_env)

@@ -90,7 +90,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 
 def test_every_config_file_validates_against_its_nodes_config_class():
-    """Each node entry of config/*.yaml used by a graph loads into that node's dataclass."""
+    """Each node entry of config/nodes/*.yaml used by a graph loads into that node's dataclass."""
     checked = 0
     for graph in GRAPHS.values():
         for spec in graph.nodes:
@@ -103,12 +103,12 @@ def test_every_config_file_validates_against_its_nodes_config_class():
             load_config(cls, None, spec.name, overrides=overrides)
             checked += len(spec.params_files)
     assert checked >= 2
-    for path in (share_dir() / "config").glob("*.yaml"):
+    for path in (share_dir() / "config").glob("*/*.yaml"):
         assert path.is_file()
 
 
 def test_demo_config_values():
-    cfg = load_config(DemoTalkerConfig, config_path("demo"), "demo_talker")
+    cfg = load_config(DemoTalkerConfig, config_path("nodes/demo"), "demo_talker")
     assert cfg.rate_hz == 20.0 and cfg.amplitude == 0.5
     assert config_from_dict(DemoTalkerConfig, {}).rate_hz == 20.0
 

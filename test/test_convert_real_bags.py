@@ -1,5 +1,5 @@
 """`rldg convert` on bags of a real cell written by another tool (mcap-ros2-support, the standard franka / realsense /
-spacenav message types), through config/convert_franka_spacenav.yaml: action frames, episode boundaries, the gripper
+spacenav message types), through config/convert/franka_spacenav.yaml: action frames, episode boundaries, the gripper
 per episode, truncated and damaged bags, mistakes in the mapping."""
 
 import dataclasses
@@ -13,7 +13,7 @@ from rldg_ros.data.rlds import RldsReader
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFS = ROOT / "test" / "helpers" / "msgdefs"
-MAP = TopicMap.load(ROOT / "config" / "convert_franka_spacenav.yaml")
+MAP = TopicMap.load(ROOT / "config" / "convert" / "franka_spacenav.yaml")
 SCALE = 2.857  # the mapping's spacenav scale
 S = np.sqrt(0.5)
 # the TCP orientation of the fixture: 180 degrees about (1, 1, 0)/sqrt(2), so base x is wrist y, base z is wrist -z

@@ -128,7 +128,7 @@ def test_a_different_writer_converts_through_a_mapping_file(tmp_path):
                 if i == 1500 and seg == 1:  # button 1: open the gripper halfway through the second demo
                     w.write_message("/spacenav/joy", s_joy, {"header": hdr(t), "axes": [], "buttons": [0, 1]}, t)
         w.finish()
-    rep = convert([path], tmp_path / "out", mapping=TopicMap.load(ROOT / "config" / "convert_franka_spacenav.yaml"))
+    rep = convert([path], tmp_path / "out", mapping=TopicMap.load(ROOT / "config" / "convert" / "franka_spacenav.yaml"))
     assert rep.episodes_written == {"train": 2}, (rep.episodes_skipped, rep.problems, dict(rep.steps_dropped))
     eps = list(RldsReader(rep.dataset).episodes())
     for k, e in enumerate(eps):
@@ -269,7 +269,7 @@ def test_recorder_node_round_trip_over_dds(tmp_path, ros_env, ros_context):
 
 
 def test_cli_convert_names_bad_input_and_shipped_mapping_is_the_default(tmp_path):
-    assert TopicMap.load(ROOT / "config" / "convert_rldg.yaml") == TopicMap()
+    assert TopicMap.load(ROOT / "config" / "convert" / "rldg.yaml") == TopicMap()
     out = subprocess.run([str(BIN / "rldg"), "convert", str(tmp_path / "nope"), "--out", str(tmp_path),
                           "--name", "x"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "nope: no such bag or directory" in out.stderr

@@ -98,7 +98,7 @@ def test_scripted_intervener_rescues_a_stuck_policy(ros_env, ros_context):
     from rldg_ros.sim.tasks.peg import PEG_OUT, PORT_HEIGHT
 
     bridge = subprocess.Popen([str(BIN / "robot_bridge"), "--ros-args", "--params-file",
-                               str(config_path("robot_bridge")), "-p", "scripted.policy:=expert",
+                               str(config_path("nodes/robot_bridge")), "-p", "scripted.policy:=expert",
                                "-p", "scripted.stuck_steps:=5", "-p", "scripted.min_steps:=200"], env=ros_env,
                               stderr=subprocess.PIPE, text=True)
     mux = subprocess.Popen([str(BIN / "intervention_mux"), "--ros-args", "-p", "input:=expert"], env=ros_env,
@@ -141,7 +141,7 @@ def test_bad_actions_are_refused_by_mux_and_bridge_and_a_silent_policy_is_not_re
     from rldg_ros import config_path
 
     bridge = subprocess.Popen([str(BIN / "robot_bridge"), "--ros-args", "--params-file",
-                               str(config_path("robot_bridge"))], env=ros_env, stderr=subprocess.PIPE, text=True)
+                               str(config_path("nodes/robot_bridge"))], env=ros_env, stderr=subprocess.PIPE, text=True)
     mux = subprocess.Popen([str(BIN / "intervention_mux"), "--ros-args", "-p", "input:=none"], env=ros_env,
                            stderr=subprocess.PIPE, text=True)
     node = Node("refusal_probe", context=ros_context)

@@ -97,7 +97,7 @@ def test_a_killed_learner_is_respawned_the_actor_keeps_acting_and_no_transition_
                 learner_pid = int(m.group(1))
             latest = run / "checkpoints" / "latest"
             meta = (latest.parent / latest.read_text().strip() / "meta.json") if latest.is_file() else None
-            # kill it once it has checkpointed on its step cadence (config/rl.yaml: every 1000 steps) and taken
+            # kill it once it has checkpointed on its step cadence (config/nodes/rl.yaml: every 1000 steps) and taken
             # more transitions since (they are in its write-ahead log)
             if learner_pid and meta and meta.is_file() and json.loads(meta.read_text())["step"] > 0:
                 time.sleep(3.0)

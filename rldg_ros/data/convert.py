@@ -1,7 +1,7 @@
 """rosbag2 recordings -> an RLDS dataset (``rldg convert``).
 
-Streams are mapped by a :class:`TopicMap` (``config/convert_rldg.yaml`` for our own bags; a file of the same shape
-maps any other writer's topics, e.g. ``config/convert_franka_spacenav.yaml``). Synchronisation:
+Streams are mapped by a :class:`TopicMap` (``config/convert/rldg.yaml`` for our own bags; a file of the same shape
+maps any other writer's topics, e.g. ``config/convert/franka_spacenav.yaml``). Synchronisation:
 
 * **steps**: every message of the action topic is one step (``clock: action``; our ``rldg/action/command`` carries
   the executed action, its intervention flag and the (episode, step) it answers, so the mux's repeats are

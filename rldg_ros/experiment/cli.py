@@ -15,7 +15,7 @@ def add_parsers(sub) -> None:
                        "fine-tuned generalists -> evaluation -> report")
     s.add_argument("name", choices=["rldg"], help="the experiment (rldg: the paper's study)")
     s.add_argument("--profile", default="quick", choices=["quick", "full"],
-                   help="config/experiment_<profile>.yaml (quick: one connector, small budgets)")
+                   help="config/experiments/<profile>.yaml (quick: one connector, small budgets)")
     s.add_argument("--config", default=None, help="a params file of your own instead of a profile")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override settings, e.g. --set episodes=10 eval_episodes=10 (YAML values)")

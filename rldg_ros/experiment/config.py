@@ -1,4 +1,4 @@
-"""The RLDG experiment's settings: one typed dataclass, two profiles in ``config/experiment_<profile>.yaml``.
+"""The RLDG experiment's settings: one typed dataclass, two profiles in ``config/experiments/<profile>.yaml``.
 
 A profile is a ROS 2 params file (node ``rldg_experiment``) like every other rldg config, so a user copies one and
 edits it. ``rldg experiment rldg --profile quick|full`` or ``--config FILE``.
@@ -107,7 +107,7 @@ class ExperimentConfig:
 
 
 def profile_path(profile: str) -> Path:
-    return CONFIG_DIR / f"experiment_{profile}.yaml"
+    return CONFIG_DIR / "experiments" / f"{profile}.yaml"
 
 
 def load_experiment_config(profile: str | None = "quick", path: str | Path | None = None,

@@ -56,7 +56,7 @@ class RlLearner(RldgNode):
     CONFIG = LearnerConfig
     DEFAULT_NAME = "rl_learner"
     #: a stopping learner keeps taking transitions until none came for QUIET_S (longer than the actor's resend
-    #: period, rl.yaml resend_after_s 2 s), so an actor stopping at the same time (launch) can still hand them over
+    #: period, nodes/rl.yaml resend_after_s 2 s), so an actor stopping at the same time (launch) can hand them over
     DRAIN_TIMEOUT_S = 6.0
     QUIET_S = 2.5
     SINGLE_THREADED = True

@@ -9,7 +9,7 @@ one). Backends (``robot_backends.py``, one protocol):
   publishing ``/clock``, with ``realtime: false``), publishes the wrist camera under realsense2_camera's names.
 * ``franka_ros2``: publishes a ``geometry_msgs/PoseStamped`` target for a Cartesian impedance controller and
   reads ``current_pose`` / ``external_wrench_in_base_frame`` (best effort, as franka_robot_state_broadcaster
-  publishes them) and joint states; topic names in ``config/franka.yaml``.
+  publishes them) and joint states; topic names in ``config/nodes/franka.yaml``.
 """
 
 from __future__ import annotations

@@ -60,9 +60,9 @@ def _direct(ns) -> int:
     cfg = LearnerConfig(task=ns.task, run_dir=ns.run_dir, seed=ns.seed, obs=ObsConfig(mode=ns.obs),
                         demos=ns.demos, steps_per_transition=ns.steps_per_transition, checkpoint_every_s=1e9)
     cfg.agent.bc_weight = ns.bc_weight
-    # the intervener rules of the graphs (robot_bridge.scripted in config/robot_bridge.yaml)
-    scripted = params_for_node(config_path("robot_bridge.yaml"), "robot_bridge").get("scripted", {})
-    rules = config_from_dict(InterventionRulesConfig, scripted, source="config/robot_bridge.yaml:scripted")
+    # the intervener rules of the graphs (robot_bridge.scripted in config/nodes/robot_bridge.yaml)
+    scripted = params_for_node(config_path("nodes/robot_bridge.yaml"), "robot_bridge").get("scripted", {})
+    rules = config_from_dict(InterventionRulesConfig, scripted, source="config/nodes/robot_bridge.yaml:scripted")
     history = run_direct(cfg, ns.steps, eval_every=ns.eval_every, eval_episodes=ns.eval_episodes,
                          intervene=ns.intervene, rules_cfg=rules)
     print(json.dumps(history))

@@ -39,7 +39,7 @@ def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, ev
                intervene: str = "none", rules_cfg=None, progress: bool = True) -> list[dict]:
     """``intervene``: the scripted intervener (none | expert | human_like); ``rules_cfg``: its
     :class:`~rldg_ros.hil.rules.InterventionRulesConfig` (default: the rules' defaults; the graph reads
-    ``robot_bridge.scripted`` from config/robot_bridge.yaml)."""
+    ``robot_bridge.scripted`` from config/nodes/robot_bridge.yaml)."""
     import jax
 
     from rldg_ros.sim import make_env

@@ -13,7 +13,7 @@ Closed-loop seeds start at :data:`rldg_ros.spec.TUNING_FIRST_SEED`: the ablation
 experiment's evaluation seeds (:data:`~rldg_ros.spec.EVAL_FIRST_SEED`) stay untouched by any choice made here.
 A plain state -> action MLP (the experiment's data probe) trained on the same training split is the yardstick.
 
-Variants come from a params file (``config/diagnose_generalists.yaml``: ``name: {model, train: {...}, model_cfg:
+Variants come from a params file (``config/diagnose/generalists.yaml``: ``name: {model, train: {...}, model_cfg:
 {...}, run: {...}}``); results go to ``OUT/<dataset>/<variant>/result.json`` and ``OUT/diagnosis.md``.
 """
 
@@ -285,8 +285,8 @@ def _final(ol: dict) -> str:
 
 def add_parser(sub) -> None:
     s = sub.add_parser("diagnose", help="generalist ablations: train variants, measure open- and closed-loop")
-    s.add_argument("--variants", default=str(Path(__file__).resolve().parents[2] / "config"
-                                             / "diagnose_generalists.yaml"))
+    s.add_argument("--variants", default=str(Path(__file__).resolve().parents[2] / "config" / "diagnose"
+                                             / "generalists.yaml"))
     s.add_argument("--data", action="append", required=True, help="NAME=RLDS_DIR[,RLDS_DIR...] (repeatable)")
     s.add_argument("--out", required=True)
     s.add_argument("--task", required=True, help="closed-loop task(s), comma-separated")

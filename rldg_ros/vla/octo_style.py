@@ -65,11 +65,13 @@ class OctoConfig:
     @classmethod
     def from_dict(cls, d: dict, saved: bool = False) -> OctoConfig:
         """From a dict; ``saved``: a checkpoint's config.json (those from before ``action_norm`` was saved used
-        mean/std)."""
+        mean/std; those from before ``proprio_tokens`` had one linear proprio token)."""
         d = dict(d)
         d["stem"] = tuple(d.get("stem", cls.stem))
         if saved:
             d.setdefault("action_norm", "normal")
+            d.setdefault("proprio_tokens", 1)
+            d.setdefault("proprio_mlp", False)
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @property
