@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 # `make test-fast`: the ROS-free core, what a developer runs while editing (`pytest -m fast`, ~1 min). Tests of
 # these modules are marked `fast` unless marked `slow` (a DDS graph, a training run, a TensorFlow read);
 # `make test` runs everything.
-FAST_MODULES = {"test_vla_core", "test_episodes", "test_safety", "test_config", "test_convert_real_bags", "test_hil",
-                "test_eval", "test_keyboard", "test_spacemouse_hid", "test_graphs", "test_rl"}
+FAST_MODULES = {"test_vla_core", "test_episodes", "test_imports", "test_safety", "test_config",
+                "test_convert_real_bags", "test_hil", "test_eval", "test_keyboard", "test_spacemouse_hid",
+                "test_graphs", "test_rl"}
 
 
 def pytest_configure(config):

@@ -211,7 +211,7 @@ def test_rldg_up_stops_the_graph_in_stages(tmp_path, monkeypatch):
 
 
 def test_spin_until_stopped_keeps_spinning_while_a_node_drains():
-    from rldg_ros.up import spin_until_stopped
+    from rldg_ros.spinning import spin_until_stopped
 
     class Executor:
         def __init__(self):

@@ -141,7 +141,7 @@ def run_node(executable: str, argv: list[str] | None = None) -> int:
     try:
         node = cls()
         freeze_heap()
-        from rldg_ros.up import spin_until_stopped
+        from rldg_ros.spinning import spin_until_stopped
 
         executor = (rclpy.executors.SingleThreadedExecutor() if cls.SINGLE_THREADED
                     else rclpy.executors.MultiThreadedExecutor())

@@ -27,7 +27,7 @@ from rldg_ros.config import param
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import RELIABLE_10, SENSOR
-from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, make_policy
+from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, load_policy
 
 
 @dataclass
@@ -53,7 +53,8 @@ class VlaPolicy(RldgNode):
     def __init__(self, node_name: str | None = None, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         c = self.cfg
-        self.policy, self.uses_state = make_policy(c.model, c.checkpoint, c.seed)
+        self.policy = load_policy(c.model, c.checkpoint, c.seed)
+        self.uses_state = self.policy.uses_state
         self.instruction = c.instruction
         if not self.instruction:
             try:

@@ -45,10 +45,10 @@ class _Generalist:
     uniform weights; deterministic octo sampling)."""
 
     def __init__(self, kind: str, path: str, execution: dict | None = None) -> None:
-        from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, make_policy
+        from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, load_policy
 
         ex = execution or {}
-        self.policy, _ = make_policy(kind, path)
+        self.policy = load_policy(kind, path)
         if ex.get("sample_steps") and hasattr(self.policy, "sample_steps"):
             self.policy.sample_steps = int(ex["sample_steps"])
         if ex.get("decode") and hasattr(self.policy, "cfg") and hasattr(self.policy.cfg, "decode"):

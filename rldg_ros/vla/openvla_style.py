@@ -129,6 +129,7 @@ class VLA:
         words = self.meta.get("instruction_words")
         self.known_words: set[str] | None = set(words) if words else None
         self.name = NAME + (" (+proprio)" if cfg.proprio_dim else "")
+        self.uses_state = bool(cfg.proprio_dim)
         self.state_norm: Normalizer | None = None  # set with proprio_dim (from the dataset statistics)
         self.projector = None
         if cfg.proprio_dim and cfg.proprio_mode == "projector":
@@ -260,7 +261,7 @@ class VLA:
         return self.actions.decode(ids)
 
     def act(self, observation: dict, instruction: str) -> np.ndarray:
-        from rldg_ros.vla.serving import check_image
+        from rldg_ros.vla.policy import check_image
 
         check_image(observation)
         y = self.predict_normalized(observation, instruction)

@@ -1,6 +1,6 @@
-"""Serving a policy, ROS-free: the one interface (``act(observation, instruction)`` -> a 7-D action or an ``(H, 7)``
-chunk), loading a policy from a checkpoint, and turning chunks into one action per step. The ``vla_policy`` node and
-``rldg eval`` both use these, so a policy is executed the same way on the robot and in evaluation.
+"""Serving a policy, ROS-free: loading one by kind from a checkpoint (the contract: ``rldg_ros.vla.policy``) and
+turning chunks into one action per step. The ``vla_policy`` node and ``rldg eval`` both use these, so a policy is
+executed the same way on the robot and in evaluation.
 """
 
 from __future__ import annotations
@@ -10,52 +10,61 @@ from pathlib import Path
 
 import numpy as np
 
-
-def check_image(observation: dict) -> np.ndarray:
-    """The wrist image of an observation, or a clear error (the models expect HxWx3 uint8)."""
-    img = observation.get("image")
-    if img is None or img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
-        raise ValueError("observation['image'] must be an HxWx3 uint8 wrist image")
-    return img
+from rldg_ros.vla.policy import LOADERS, Policy, register_policy
 
 
-def make_policy(model: str, checkpoint: str, seed: int = 0):
-    """(policy with act(observation, instruction) -> (7,) or (H, 7), uses_state)."""
+def load_policy(kind: str, checkpoint: str, seed: int = 0) -> Policy:
+    """A registered policy kind (octo, openvla, rl) from its checkpoint folder; bad input raises ConfigError."""
     from rldg_ros.config import ConfigError
 
-    if model not in ("octo", "openvla", "rl"):
-        raise ConfigError(f"model {model!r}: use octo, openvla or rl")
+    if kind not in LOADERS:
+        raise ConfigError(f"model {kind!r}: use {', '.join(sorted(LOADERS))}")
     if not checkpoint:
-        raise ConfigError("vla_policy needs checkpoint:=PATH (a generalist or RL checkpoint directory)")
+        raise ConfigError(f"a {kind} policy needs checkpoint:=PATH (a generalist or RL checkpoint directory)")
     if not Path(checkpoint).exists():
-        raise ConfigError(f"vla_policy: checkpoint {checkpoint} does not exist")
-    if model == "octo":
-        from rldg_ros.vla.train_octo import OctoPolicy
+        raise ConfigError(f"checkpoint {checkpoint} does not exist")
+    return LOADERS[kind](checkpoint, seed)
 
-        policy = OctoPolicy(checkpoint, seed)
-        return policy, bool(policy.cfg.proprio_dim)
-    if model == "openvla":
-        from rldg_ros.vla import openvla_style
 
-        vla = openvla_style.load(checkpoint)
-        return vla, bool(vla.cfg.proprio_dim)
-    from rldg_ros.rl.policy import RLPolicy
+@register_policy("octo")
+def _load_octo(checkpoint: str, seed: int) -> Policy:
+    from rldg_ros.vla.train_octo import OctoPolicy
 
-    rl = RLPolicy(checkpoint)
-    if rl.obs_mode == "privileged":
-        raise ConfigError(f"{checkpoint}: a privileged-state policy needs the sim's goal features; serve it with "
-                         "eval_rl instead")
+    return OctoPolicy(checkpoint, seed)
 
-    class _RL:
-        name = "rl"
 
-        def act(self, observation, instruction):  # noqa: ARG002 - a specialist ignores the instruction
-            return rl.act(observation["state"], observation["image"] if rl.obs_mode == "pixels" else None)
+@register_policy("openvla")
+def _load_openvla(checkpoint: str, seed: int) -> Policy:  # noqa: ARG001 - argmax decoding is deterministic
+    from rldg_ros.vla import openvla_style
 
-        def reset(self):
-            pass
+    return openvla_style.load(checkpoint)
 
-    return _RL(), True
+
+class _RLSpecialist:
+    """An RL specialist's checkpoint behind the policy contract (it ignores the instruction)."""
+
+    name = "rl"
+    uses_state = True
+
+    def __init__(self, checkpoint: str) -> None:
+        from rldg_ros.config import ConfigError
+        from rldg_ros.rl.policy import RLPolicy
+
+        self.rl = RLPolicy(checkpoint)
+        if self.rl.obs_mode == "privileged":
+            raise ConfigError(f"{checkpoint}: a privileged-state policy needs the sim's goal features; serve it with "
+                              "eval_rl instead")
+
+    def act(self, observation: dict, instruction: str) -> np.ndarray:  # noqa: ARG002
+        return self.rl.act(observation["state"], observation["image"] if self.rl.obs_mode == "pixels" else None)
+
+    def reset(self) -> None:
+        pass
+
+
+@register_policy("rl")
+def _load_rl(checkpoint: str, seed: int) -> Policy:  # noqa: ARG001 - the specialist acts with its mean
+    return _RLSpecialist(checkpoint)
 
 
 #: (chunk_mode, execute_steps, ensemble_decay) of the vla_policy node and of in-process evaluation: replan every

@@ -188,6 +188,7 @@ class OctoPolicy:
         self.norm = Normalizer.from_stats(stats, "action", mode=self.cfg.action_norm, skip=GRIPPER)
         self.state_norm = Normalizer.from_stats(stats, "proprio", mode="normal") if self.cfg.proprio_dim else None
         self.name = octo.NAME + (" (+proprio)" if self.cfg.proprio_dim else "")
+        self.uses_state = bool(self.cfg.proprio_dim)
         # a word the model never trained on is left out of the instruction rather than read as <unk>, an embedding
         # training never touched (an unseen connector's name: docs/generalists.md). Not when training met <unk>:
         # with word dropout, or fine-tuned from a base whose vocabulary (kept) lacks some of the data's words
@@ -205,7 +206,7 @@ class OctoPolicy:
         import jax
 
         from rldg_ros.vla.data import resize
-        from rldg_ros.vla.serving import check_image
+        from rldg_ros.vla.policy import check_image
 
         img = check_image(observation)
         self.history = [*self.history, resize(img[None], self.cfg.image_size)[0]][-self.cfg.window:]
