@@ -222,3 +222,27 @@ def test_a_bag_recorded_while_the_robot_idled_is_skipped_without_a_problem(tmp_p
     # without an episode topic the same bag is a bag whose commands are missing: a problem, named
     rep = convert([tmp_path / "idle.mcap", tmp_path / "cell.mcap"], tmp_path / "out2")
     assert rep.idle_bags == [] and any("no messages on the action topic" in p for p in rep.problems)
+
+
+def test_two_bags_defining_one_type_differently_each_decode_with_their_own(tmp_path):
+    """Each bag reads with its own type store: a vendor type whose definition changed between two recordings (a
+    field added) decodes correctly in both, whichever bag is read first, and the shared store is left untouched."""
+    from mcap_ros2.writer import Writer
+
+    from rldg_ros.data.bags import BagReport, read_bag, typestore
+
+    defs = {"old": "float64 width\n", "new": "int32 mode\nfloat64 width\n"}
+    values = {"old": {"width": 0.04}, "new": {"mode": 3, "width": 0.07}}
+    for v in ("old", "new"):
+        with open(tmp_path / f"{v}.mcap", "wb") as f:
+            w = Writer(f)
+            schema = w.register_msgdef("vendor_msgs/msg/Gripper", defs[v])
+            w.write_message("/gripper", schema, values[v], log_time=T0, publish_time=T0)
+            w.finish()
+    for order in (("old", "new"), ("new", "old")):
+        for v in order:
+            br = BagReport(v)
+            (_, mt, _, raw), = list(read_bag(tmp_path / f"{v}.mcap", br))
+            msg = br.typestore.deserialize_cdr(raw, mt)
+            assert msg.width == values[v]["width"] and getattr(msg, "mode", None) == values[v].get("mode"), v
+    assert "vendor_msgs/msg/Gripper" not in typestore().fielddefs

@@ -24,6 +24,7 @@ from pathlib import Path
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 _TYPESTORE = None
+_RLDG_TYPES: dict | None = None
 
 
 def msg_dir() -> Path:
@@ -39,16 +40,30 @@ def msg_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "rldg_msgs" / "msg"
 
 
+def _rldg_types() -> dict:
+    global _RLDG_TYPES
+    if _RLDG_TYPES is None:
+        _RLDG_TYPES = {}
+        for f in sorted(msg_dir().glob("*.msg")):
+            _RLDG_TYPES.update(get_types_from_msg(f.read_text(), f"rldg_msgs/msg/{f.stem}"))
+    return _RLDG_TYPES
+
+
+def bag_typestore():
+    """A new store of Kilted's standard types plus rldg_msgs, for one bag: the definitions a bag carries are
+    registered in its own store, so two bags defining a type differently (two versions of a vendor's messages)
+    each decode with their own."""
+    ts = get_typestore(Stores.ROS2_KILTED)
+    ts.register(_rldg_types())
+    return ts
+
+
 def typestore():
-    """Kilted's standard types plus rldg_msgs (shared; bags may register more)."""
+    """The shared store of Kilted's standard types plus rldg_msgs, for writing our own messages; readers never add
+    to it (they use :func:`bag_typestore`)."""
     global _TYPESTORE
     if _TYPESTORE is None:
-        ts = get_typestore(Stores.ROS2_KILTED)
-        types = {}
-        for f in sorted(msg_dir().glob("*.msg")):
-            types.update(get_types_from_msg(f.read_text(), f"rldg_msgs/msg/{f.stem}"))
-        ts.register(types)
-        _TYPESTORE = ts
+        _TYPESTORE = bag_typestore()
     return _TYPESTORE
 
 
@@ -117,6 +132,8 @@ class BagReport:
     truncated: bool = False  # the bag ends torn: what its writer wrote last is lost
     # log-time ranges (ns) of messages in damaged chunks that were skipped, in the order met (the rest was read)
     damaged: list[tuple[int, int]] = field(default_factory=list)
+    # this bag's type store: the standard types plus the definitions the bag carries (decode its messages with it)
+    typestore: object = field(default=None, repr=False, compare=False)
 
 
 def _mcap_files(path: Path) -> list[Path]:
@@ -152,6 +169,8 @@ def read_bag(path: str | Path, report: BagReport | None = None) -> Iterator[tupl
     """Messages of one bag as ``(topic, msgtype, log_time_ns, cdr)``; problems go to ``report.problems``."""
     path = Path(path)
     report = report if report is not None else BagReport(str(path))
+    if report.typestore is None:
+        report.typestore = bag_typestore()
     if path.is_dir() and any(path.glob("*.db3")) and not _mcap_files(path):
         report.storage = "sqlite3"
         yield from _read_sqlite(path, report)
@@ -195,7 +214,7 @@ class _Channels:
     """MCAP channel id -> (topic, ROS type), registering each type's definition once; bad ones are reported."""
 
     def __init__(self, f: Path, report: BagReport) -> None:
-        self.f, self.report, self.ts = f, report, typestore()
+        self.f, self.report, self.ts = f, report, report.typestore
         self.schemas: dict = {}
         self.channels: dict[int, tuple[str, str]] = {}
         self.bad_types: set[str] = set()
@@ -299,7 +318,7 @@ def _read_sqlite(path: Path, report: BagReport) -> Iterator[tuple[str, str, int,
                                "'ros2 bag reindex')")
         report.truncated = True
         return
-    ts = typestore()
+    ts = report.typestore
     report.file_bytes += sum(p.stat().st_size for p in path.glob("*.db3"))
     try:
         with Reader(path) as reader:

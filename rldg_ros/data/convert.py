@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from rldg_ros.config import param
-from rldg_ros.data.bags import BagReport, find_bags, read_bag, typestore
+from rldg_ros.data.bags import BagReport, find_bags, read_bag
 from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
 
 RLDG_STATE_FIELDS = [
@@ -282,7 +282,6 @@ class Converter:
             raise ValueError(f"shard_mb {options.shard_mb}: must be positive")
         self.m = mapping
         self.o = options
-        self.ts = typestore()
         self.policy = None
         if options.relabel:
             from rldg_ros.rl.policy import RLPolicy
@@ -308,9 +307,10 @@ class Converter:
         counts: Counter = Counter()
         topic = _norm(self.m.episode_topic)
         for bag in bags:
-            for tp, mt, _t, raw in read_bag(bag):
+            br = BagReport(str(bag))
+            for tp, mt, _t, raw in read_bag(bag, br):
                 if _norm(tp) == topic:
-                    msg = self.ts.deserialize_cdr(raw, mt)
+                    msg = br.typestore.deserialize_cdr(raw, mt)
                     if int(msg.event) == 1 and (msg.success or not self.o.success_only):
                         counts[msg.task_id or self.m.task] += 1
         return counts
@@ -460,7 +460,7 @@ class _BagEpisodes:
                 self._clock_jumped(topic, t)
             self.last_t = t if self.last_t is None else max(self.last_t, t)
             try:
-                msg = self.conv.ts.deserialize_cdr(raw, msgtype)
+                msg = self.br.typestore.deserialize_cdr(raw, msgtype)
             except Exception as exc:  # noqa: BLE001 - a damaged message: report it, keep going
                 self.report.steps_dropped[f"{topic}: undecodable {msgtype} ({type(exc).__name__})"] += 1
                 continue
