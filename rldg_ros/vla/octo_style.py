@@ -56,8 +56,11 @@ class OctoConfig:
     head_blocks: int = 3
     max_action: float = 5.0  # normalized actions are clipped to +-this (Octo's convention)
     proprio_dim: int = 0  # > 0: a proprio token per step (normalized robot state; Octo's optional proprio input)
-    proprio_tokens: int = 1  # tokens the state becomes per step (> 1: a wider state pathway into the transformer)
-    proprio_mlp: bool = False  # the state through a 2-layer MLP (like openvla-style's projector) instead of one Dense
+    # the state becomes this many tokens per step, through a 2-layer MLP (like openvla-style's projector): with one
+    # linear token (Octo's proprio input) the model positioned by the image and failed on unseen plugs (Type-C 1/20,
+    # HDMI 2/20); with 8 MLP tokens it inserts 18/20 and 20/20 (docs/generalists.md, part 5)
+    proprio_tokens: int = 8
+    proprio_mlp: bool = True
     # actions: "bounds_q99" (q01/q99 -> [-1, 1], clipped: OpenVLA's) or "normal" (mean/std, Octo's default); bounds
     # cloned the RL data to 20/20 where mean/std gave 7/20 (docs/generalists.md)
     action_norm: str = "bounds_q99"
