@@ -246,3 +246,27 @@ def test_two_bags_defining_one_type_differently_each_decode_with_their_own(tmp_p
             msg = br.typestore.deserialize_cdr(raw, mt)
             assert msg.width == values[v]["width"] and getattr(msg, "mode", None) == values[v].get("mode"), v
     assert "vendor_msgs/msg/Gripper" not in typestore().fielddefs
+
+
+def test_a_bag_recorded_with_an_older_rldg_message_definition_decodes_with_it(tmp_path):
+    """rldg_msgs changes over time (Action.action was float32[7] before it became unbounded): a bag carries the
+    definition it was written with, and the reader decodes it with that one, not with today's."""
+    from mcap_ros2.writer import Writer
+
+    from rldg_ros.data.bags import BagReport, read_bag
+
+    header_def = (DEFS / "PoseStamped.txt").read_text().split("=" * 80)[1:3]  # std_msgs/Header, its Time
+    old = (ROOT / "rldg_msgs" / "msg" / "Action.msg").read_text().replace("float32[] action", "float32[7] action")
+    assert "float32[7] action" in old
+    with open(tmp_path / "old.mcap", "wb") as f:
+        w = Writer(f)
+        schema = w.register_msgdef("rldg_msgs/msg/Action", old + "".join("=" * 80 + part for part in header_def))
+        w.write_message("/rldg/action/command", schema, {
+            "header": {"stamp": {"sec": 1, "nanosec": 2}, "frame_id": "base"}, "action": [0.1] * 6 + [1.0],
+            "source": 0, "source_name": "rl_actor", "intervention": False, "episode_id": 4, "step": 9},
+            log_time=T0, publish_time=T0)
+        w.finish()
+    br = BagReport("old")
+    (_, mt, _, raw), = list(read_bag(tmp_path / "old.mcap", br))
+    msg = br.typestore.deserialize_cdr(raw, mt)
+    assert list(np.round(msg.action, 3)) == [0.1] * 6 + [1.0] and msg.episode_id == 4 and msg.step == 9

@@ -50,12 +50,16 @@ def _rldg_types() -> dict:
 
 
 def bag_typestore():
-    """A new store of Kilted's standard types plus rldg_msgs, for one bag: the definitions a bag carries are
-    registered in its own store, so two bags defining a type differently (two versions of a vendor's messages)
-    each decode with their own."""
-    ts = get_typestore(Stores.ROS2_KILTED)
-    ts.register(_rldg_types())
-    return ts
+    """A new store of Kilted's standard types for one bag: the definitions the bag carries are registered in it as
+    they come, so each bag decodes with its own (two versions of a vendor's messages, or a bag recorded before an
+    rldg_msgs change); :func:`ensure_type` adds this package's definition of an rldg type the bag does not carry."""
+    return get_typestore(Stores.ROS2_KILTED)
+
+
+def ensure_type(ts, msgtype: str) -> None:
+    """An rldg_msgs type the bag carried no definition of: this package's (with the rldg types it depends on)."""
+    if msgtype not in ts.fielddefs and msgtype in _rldg_types():
+        ts.register({k: v for k, v in _rldg_types().items() if k not in ts.fielddefs})
 
 
 def typestore():
@@ -64,6 +68,7 @@ def typestore():
     global _TYPESTORE
     if _TYPESTORE is None:
         _TYPESTORE = bag_typestore()
+        _TYPESTORE.register(_rldg_types())
     return _TYPESTORE
 
 
@@ -229,6 +234,7 @@ class _Channels:
                 self.bad_types.add(msgtype)
                 self.report.problems.append(f"{self.f}: topic {channel.topic}: cannot parse the definition of "
                                             f"{msgtype} ({exc}); its messages are skipped")
+        ensure_type(self.ts, msgtype)
         self.channels[channel.id] = (channel.topic, msgtype)
 
     def message(self, rec) -> Iterator[tuple[str, str, int, bytes]]:
@@ -325,6 +331,7 @@ def _read_sqlite(path: Path, report: BagReport) -> Iterator[tuple[str, str, int,
             for c in reader.connections:
                 if c.msgtype not in ts.fielddefs and c.msgdef and c.msgdef.data:
                     register_definition(ts, c.msgtype, c.msgdef.data)
+                ensure_type(ts, c.msgtype)
             for conn, t, data in reader.messages():
                 _count(report, conn.topic, len(data))
                 yield conn.topic, conn.msgtype, int(t), bytes(data)
