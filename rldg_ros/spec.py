@@ -10,6 +10,12 @@ CONTROL_HZ = 10.0
 ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 ACTION_DIM = len(ACTION_NAMES)
 GRIPPER_DIM = 6
+#: named slices of the action: translation, rotation (axis-angle, wrist frame), both; the gripper is GRIPPER_DIM
+#: (> 0 closes, < 0 opens; the cell's grasping tasks close on > 0)
+ACTION_POS = slice(0, 3)
+ACTION_ROT = slice(3, 6)
+ACTION_MOTION = slice(0, 6)
+GRIPPER_OPEN, GRIPPER_CLOSED = -1.0, 1.0
 
 #: the robot state: TCP position, TCP quaternion (w, x, y, z), TCP twist (base frame), external wrench at the TCP
 #: (base frame), gripper width
@@ -17,6 +23,12 @@ STATE_NAMES = (("tcp_x", "tcp_y", "tcp_z", "tcp_qw", "tcp_qx", "tcp_qy", "tcp_qz
                + tuple(f"tcp_{k}" for k in ("vx", "vy", "vz", "wx", "wy", "wz"))
                + tuple(f"ext_{k}" for k in ("fx", "fy", "fz", "tx", "ty", "tz")) + ("gripper_width",))
 STATE_DIM = len(STATE_NAMES)
+#: named slices of the state (base frame)
+STATE_POS = slice(0, 3)
+STATE_QUAT = slice(3, 7)
+STATE_TWIST = slice(7, 13)
+STATE_WRENCH = slice(13, 19)
+STATE_GRIPPER_WIDTH = 19
 
 # -- seeds ---------------------------------------------------------------------------------------------------------
 #: data collection (RL rollouts, demonstrations) starts here by default

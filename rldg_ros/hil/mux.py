@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rldg_ros.config import param
+from rldg_ros.spec import ACTION_DIM, ACTION_MOTION, GRIPPER_DIM
 
 # mirror rldg_msgs constants without importing ROS here
 SOURCE_POLICY, SOURCE_HUMAN, SOURCE_SCRIPTED, SOURCE_HOLD = 0, 1, 2, 3
@@ -79,7 +80,7 @@ class InterventionMux:
         a = np.asarray(action, dtype=float)
         self.human = (a, now, device)
         self.human_last_msg = now
-        self.human_nonzero = bool(gripper_pressed or np.max(np.abs(a[:6])) > self.cfg.takeover_threshold)
+        self.human_nonzero = bool(gripper_pressed or np.max(np.abs(a[ACTION_MOTION])) > self.cfg.takeover_threshold)
         if self.human_nonzero:
             self.human_active_at = now
 
@@ -101,11 +102,11 @@ class InterventionMux:
         return self._hold(name)
 
     def _hold(self, name: str) -> Decision:
-        a = np.zeros(7)
+        a = np.zeros(ACTION_DIM)
         if self.human is not None:
-            a[6] = self.human[0][6]
+            a[GRIPPER_DIM] = self.human[0][GRIPPER_DIM]
         elif self.policy is not None:
-            a[6] = self.policy[0][6]
+            a[GRIPPER_DIM] = self.policy[0][GRIPPER_DIM]
         return Decision(a, SOURCE_HOLD, name, False)
 
     def decide(self, now: float) -> Decision:
@@ -149,6 +150,6 @@ class InterventionMux:
         self.policy_used = True
         a = self.policy[0].copy()
         if self.ramp:
-            a[:6] *= self.ramp / c.handback_steps
+            a[ACTION_MOTION] *= self.ramp / c.handback_steps
             self.ramp = 0 if self.ramp >= c.handback_steps else self.ramp + 1
         return Decision(a, SOURCE_POLICY, self.policy[2], False)

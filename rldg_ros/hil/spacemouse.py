@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rldg_ros.config import param
+from rldg_ros.spec import ACTION_DIM, ACTION_MOTION, ACTION_POS, ACTION_ROT, GRIPPER_DIM
 
 
 @dataclass
@@ -74,9 +75,9 @@ class InputMapper:
         """Wrist-frame action (7,): base-frame command rotated by R_tcp^T, clipped to [-1, 1], + gripper."""
         cmd = self.base_command(twist)
         r = np.asarray(tcp_rotation, dtype=float).reshape(3, 3)
-        a = np.empty(7)
-        a[:3] = r.T @ cmd[:3]
-        a[3:6] = r.T @ cmd[3:]
-        a[:6] = np.clip(a[:6], -1.0, 1.0)
-        a[6] = self.gripper
+        a = np.empty(ACTION_DIM)
+        a[ACTION_POS] = r.T @ cmd[:3]
+        a[ACTION_ROT] = r.T @ cmd[3:]
+        a[ACTION_MOTION] = np.clip(a[ACTION_MOTION], -1.0, 1.0)
+        a[GRIPPER_DIM] = self.gripper
         return a

@@ -48,7 +48,7 @@ from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP, SENSOR
 from rldg_ros.rl.transport import BlobAssembler, Outbox
-from rldg_ros.spec import EVAL_FIRST_SEED
+from rldg_ros.spec import ACTION_DIM, EVAL_FIRST_SEED, GRIPPER_CLOSED, GRIPPER_DIM, GRIPPER_OPEN
 
 EVAL_SEED = EVAL_FIRST_SEED
 
@@ -294,8 +294,8 @@ class RlActor(RldgNode):
         for k in [k for k in self.executed if k[1] < step]:
             del self.executed[k]
         if cmd is None or now_state.holding:
-            hold = np.zeros(7, np.float32)
-            hold[6] = 1.0 if now_state.gripper_closed else -1.0
+            hold = np.zeros(ACTION_DIM, np.float32)
+            hold[GRIPPER_DIM] = GRIPPER_CLOSED if now_state.gripper_closed else GRIPPER_OPEN
             return hold, False, Action.SOURCE_HOLD, cmd is None
         return np.asarray(cmd.action, np.float32), bool(cmd.intervention), int(cmd.source), False
 

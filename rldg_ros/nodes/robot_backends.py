@@ -29,6 +29,7 @@ from rldg_ros.nodes.convert import camera_info, image_msg
 from rldg_ros.qos import RELIABLE_10, SENSOR
 from rldg_ros.safety import clip_to_workspace
 from rldg_ros.sim.geometry import quat_from_axis_angle, quat_mul, quat_to_mat
+from rldg_ros.spec import ACTION_DIM, ACTION_POS, ACTION_ROT, GRIPPER_DIM
 
 
 class RobotBackend(Protocol):
@@ -107,12 +108,12 @@ class SimCell:
         """Move by a base-frame delta (already limited and clipped)."""
         _, quat = self.env.tcp_pose()
         rot = quat_to_mat(quat)
-        a = np.zeros(7)
-        a[:3] = rot.T @ dpos / self.env.cfg.action_scale_pos
-        a[3:6] = rot.T @ drot / self.env.cfg.action_scale_rot
+        a = np.zeros(ACTION_DIM)
+        a[ACTION_POS] = rot.T @ dpos / self.env.cfg.action_scale_pos
+        a[ACTION_ROT] = rot.T @ drot / self.env.cfg.action_scale_rot
         if gripper is not None:
             self.gripper = gripper
-        a[6] = self.gripper
+        a[GRIPPER_DIM] = self.gripper
         self.obs, _, self.success, _, _ = self.env.step(np.clip(a, -1.0, 1.0))
         self.holding = False
 
@@ -122,8 +123,8 @@ class SimCell:
             self.apply(np.zeros(3), np.zeros(3), None)
             self.holding = True
             return
-        a = np.zeros(7)
-        a[6] = self.gripper
+        a = np.zeros(ACTION_DIM)
+        a[GRIPPER_DIM] = self.gripper
         self.obs, _, self.success, _, _ = self.env.step(a, retarget=False)
 
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:

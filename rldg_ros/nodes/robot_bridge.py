@@ -31,7 +31,7 @@ from rldg_ros.nodes.robot_backends import BACKENDS, RobotBackend
 from rldg_ros.qos import RELIABLE_10
 from rldg_ros.safety import CommandRefused, SafetyConfig, Watchdog, check_action, clip_to_workspace, limit_step
 from rldg_ros.sim.geometry import quat_to_mat
-from rldg_ros.spec import CONTROL_HZ
+from rldg_ros.spec import ACTION_POS, ACTION_ROT, CONTROL_HZ, GRIPPER_DIM
 
 
 @dataclass
@@ -151,11 +151,11 @@ class RobotBridge(RldgNode):
                 self.latest = None  # executed: never repeated
                 pos, quat = backend.pose()
                 rot = quat_to_mat(quat)
-                dpos = rot @ (a[:3] * cfg.action_scale_pos)  # wrist frame -> base frame
-                drot = rot @ (a[3:6] * cfg.action_scale_rot)
+                dpos = rot @ (a[ACTION_POS] * cfg.action_scale_pos)  # wrist frame -> base frame
+                drot = rot @ (a[ACTION_ROT] * cfg.action_scale_rot)
                 dpos, drot, limited = limit_step(dpos, drot, cfg.safety)
                 target, clipped = clip_to_workspace(pos + dpos, cfg.safety)
-                backend.apply(target - pos, drot, float(a[6]))
+                backend.apply(target - pos, drot, float(a[GRIPPER_DIM]))
                 limited = limited or clipped
             backend.advance()
             state, joints, joint_vel, closed = backend.state()
