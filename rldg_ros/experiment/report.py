@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rldg_ros.experiment.config import slug
 from rldg_ros.spec import EVAL_FIRST_SEED
 
 SOURCE_LABEL = {"rl": "RL data (RLDG)", "human": "human(-like) data", "human_relabeled": "human states + RL actions"}
@@ -172,273 +173,312 @@ def _specialist_note(task: str, v: dict) -> str:
             f"final evaluation {v['final_eval']})")
 
 
+def _mean_norm(actions: np.ndarray) -> float:
+    """Mean translation norm of actions (nan for none)."""
+    return float(np.mean(np.linalg.norm(actions[:, :3], axis=1))) if len(actions) else float("nan")
+
+
+def _cell(a) -> str:
+    return "-" if not a or not a["episodes"] else (
+        f"{a['successes']}/{a['episodes']} ({100 * a['rate']:.0f} %, CI {100 * a['ci'][0]:.0f}-"
+        f"{100 * a['ci'][1]:.0f})")
+
+
+def _ct(a) -> str:
+    return "-" if not a or a["cycle_time"] is None else f"{a['cycle_time']:.2f}"
+
+
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
-    import matplotlib
+    """``report.md`` and its figures for a run directory (``results.json``); -> the report's path."""
+    return _Report(Path(run_dir), Path(out_dir) if out_dir else None).write()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from rldg_ros.experiment.config import slug
+class _Report:
+    """One report: each paper figure's section is a method that adds its PNG and its markdown."""
 
-    run = Path(run_dir)
-    res = _load(run)
-    cfg = res["config"]
-    out = Path(out_dir) if out_dir else run / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    evals = res["evaluations"]
-    N = cfg["episodes"]
-    gen = [e for e in evals if e.get("kind") == "generalist"]
-    models = [m for m in cfg["models"] if _select(gen, model=m)]
-    sources = [s for s in ("rl", "human", "human_relabeled") if _select(gen, source=s, episodes_trained=N)]
-    md = [f"# RLDG experiment report: profile `{res['profile']}`", ""]
-    md += [f"Run directory: `{run}`. Seen (fine-tuning) tasks: {', '.join(cfg['tasks'])}; unseen: "
-           f"{', '.join(cfg['unseen_tasks'])}. Generalists: {', '.join(MODEL_LABEL[m] for m in models)} (small "
-           "models built and trained here, **not** OpenVLA or Octo; same recipes: LoRA r32 / full fine-tune). "
-           f"Evaluation: {cfg['eval_episodes']} episodes per task and policy on held-out seeds ({EVAL_FIRST_SEED}+), "
-           f"{cfg['eval_mode'].replace('_', '-')} mode; success with Wilson 95 % intervals.", ""]
-    conv = res.get("stages", {}).get("convert", {}).get("datasets", {})
-    n_actual = min((v.get("episodes_per_source", N) for v in conv.values()), default=N)
-    if n_actual < N:
-        md += [f"Fine-tuning sets: **{n_actual}** successful episodes per task and source (configured {N}; both "
-               "sources are capped at the smaller successful count, so 'N episodes' below means at most N).", ""]
-    pre = [f"{MODEL_LABEL[m]}: " + _base_text(cfg, m) + f", then {cfg[f'finetune_steps_{m}']} fine-tuning steps"
-           for m in models]
-    md += ["Training: " + "; ".join(pre) + ". Both see the wrist image, the instruction and the robot state "
-           "(proprio).", ""]
+    def __init__(self, run: Path, out: Path | None) -> None:
+        import matplotlib
 
-    # -- Fig 5: success, RL vs human, seen / unseen ------------------------------------------------------------
-    _seen_unseen(plt, out, "fig5_success.png",
-                 f"Fig 5 analogue: generalists fine-tuned on {n_actual} RL vs {n_actual} human episodes per task",
-                 [MODEL_LABEL[m] for m in models],
-                 lambda seen: {s: [_pooled(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
-                                   for m in models] for s in ("rl", "human")},
-                 {True: "seen: " + ", ".join(t.split("/")[-1] for t in cfg["tasks"]),
-                  False: "unseen: " + ", ".join(t.split("/")[-1] for t in cfg["unseen_tasks"])})
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
-    md += ["## Success: RL data vs human data (paper Fig 5)", "", "![fig5](fig5_success.png)", "",
-           "| model | data | seen success | unseen success | seen cycle time (s) | unseen cycle time (s) |",
-           "|---|---|---|---|---|---|"]
+        self.plt = plt
+        self.run = run
+        self.res = _load(run)
+        self.cfg = cfg = self.res["config"]
+        self.out = out or run / "report"
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.evals = self.res["evaluations"]
+        self.N = cfg["episodes"]
+        self.gen = [e for e in self.evals if e.get("kind") == "generalist"]
+        self.models = [m for m in cfg["models"] if _select(self.gen, model=m)]
+        self.sources = [s for s in ("rl", "human", "human_relabeled")
+                        if _select(self.gen, source=s, episodes_trained=self.N)]
+        self.spec = [e for e in self.evals if e.get("kind") == "specialist"]
+        self.scripted = [e for e in self.evals if e.get("kind") == "scripted"]
+        self.probes = [e for e in self.evals if e.get("kind") == "probe"]
+        self.md: list[str] = []
 
-    def cell(a):
-        return "-" if not a or not a["episodes"] else (
-            f"{a['successes']}/{a['episodes']} ({100 * a['rate']:.0f} %, CI {100 * a['ci'][0]:.0f}-"
-            f"{100 * a['ci'][1]:.0f})")
+    def write(self) -> Path:
+        for section in (self.header, self.fig5, self.fig6, self.fig7, self.fig8, self.fig9, self.generalization,
+                        self.probe, self.per_task, self.pipeline):
+            section()
+        (self.out / "report.md").write_text("\n".join(self.md))
+        return self.out / "report.md"
 
-    def ct(a):
-        return "-" if not a or a["cycle_time"] is None else f"{a['cycle_time']:.2f}"
+    def _gen(self, **kw) -> list[dict]:
+        return _select(self.gen, **kw)
 
-    for m in models:
-        for s in sources:
-            seen = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=True))
-            unseen = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=False))
-            md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | {cell(seen)} | {cell(unseen)} | {ct(seen)} | "
-                      f"{ct(unseen)} |")
-    md.append("")
-
-    # -- Fig 6: cycle time ---------------------------------------------------------------------------------------
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    groups, series = [], {s: [] for s in ("rl", "human")}
-    for m in models:
-        for seen in (True, False):
-            groups.append(f"{MODEL_LABEL[m]}\n{'seen' if seen else 'unseen'}")
-            for s in series:
-                a = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
-                series[s].append(a if a["episodes"] else None)
-    _bars(ax, groups, series, SOURCE_COLOR, "mean time to success (s)", value="cycle_time")
-    ax.legend(fontsize=8)
-    ax.set_title("Fig 6 analogue: cycle time of successful episodes (lower is better)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "fig6_cycle_time.png", dpi=110)
-    plt.close(fig)
-    md += ["## Cycle time (paper Fig 6)", "", "![fig6](fig6_cycle_time.png)", ""]
-
-    # -- Fig 7: scaling --------------------------------------------------------------------------------------------
-    smodels = [m for m in cfg["scaling_models"] if m in models and cfg.get("scaling", True)]
-    if smodels and cfg["scaling_episodes"]:
-        ks = sorted({*cfg["scaling_episodes"], N})
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-        md += ["## Success vs number of fine-tuning episodes (paper Fig 7)", "", "![fig7](fig7_scaling.png)", "",
-               "| model | data | " + " | ".join(f"{k} ep. seen / unseen" for k in ks) + " |",
-               "|---|---|" + "---|" * len(ks)]
-        for m in smodels:
-            for s in ("rl", "human"):
-                cells = []
-                for ax, seen in zip(axes, (True, False), strict=True):
-                    pts = [(k, _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=seen))) for k in ks]
-                    pts = [(k, a) for k, a in pts if a["episodes"]]
-                    if pts:
-                        ax.errorbar([k for k, _ in pts], [a["rate"] for _, a in pts],
-                                    yerr=np.array([[a["rate"] - a["ci"][0], a["ci"][1] - a["rate"]]
-                                                   for _, a in pts]).T,
-                                    marker="o", capsize=3, color=SOURCE_COLOR[s],
-                                    linestyle="-" if m == smodels[0] else "--",
-                                    label=f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}")
-                for k in ks:
-                    a = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=True))
-                    b = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=False))
-                    cells.append(f"{a['successes']}/{a['episodes']} / {b['successes']}/{b['episodes']}")
-                md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | " + " | ".join(cells) + " |")
-        md.append("")
-        for m in smodels:
-            md.append(f"- {MODEL_LABEL[m]}: " + "; ".join(_fewest_to_match(gen, m, ks, N, seen)
-                                                         for seen in (True, False)))
-        for ax, seen in zip(axes, (True, False), strict=True):
-            ax.set_xlabel("fine-tuning episodes per task")
-            ax.set_title("seen tasks" if seen else "unseen tasks", fontsize=9)
-            ax.set_ylim(-0.05, 1.05)
-            ax.set_xticks(ks)
-        axes[0].set_ylabel("success rate")
-        axes[0].legend(fontsize=7)
-        fig.suptitle("Fig 7 analogue: success vs number of fine-tuning episodes")
+    def _save(self, fig, name: str) -> None:
         fig.tight_layout()
-        fig.savefig(out / "fig7_scaling.png", dpi=110)
-        plt.close(fig)
-        md.append("")
+        fig.savefig(self.out / name, dpi=110)
+        self.plt.close(fig)
 
-    # -- Fig 8: action distributions near the insertion point ----------------------------------------------------
-    near = {}
-    data_rows = []
-    for s in ("rl", "human", "human_relabeled"):
-        dirs = [run / "data" / f"{s}_{N}" / slug(t) / "1.0.0" for t in cfg["tasks"]]
-        eps = _episode_arrays(dirs)
-        if not eps:
-            continue
-        near[s] = near_insertion_actions(eps)
-        lens = [len(e["action"]) for e in eps]
-        acts = np.concatenate([e["action"] for e in eps])
-        data_rows.append(f"| {SOURCE_LABEL[s]} | {len(eps)} | {sum(lens)} | {np.mean(lens):.1f} | "
-                         f"{np.mean(np.linalg.norm(acts[:, :3], axis=1)):.2f} | "
-                         f"{np.mean(np.linalg.norm(near[s][:, :3], axis=1)) if len(near[s]) else float('nan'):.2f} |")
-    if near:
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-        for i, (ax, name) in enumerate(zip(axes, ("x", "y", "z"), strict=True)):
-            for s, a in near.items():
-                if s == "human_relabeled" or not len(a):
-                    continue
-                ax.hist(a[:, i], bins=np.linspace(-1, 1, 41), alpha=0.55, density=True, color=SOURCE_COLOR[s],
-                        label=f"{SOURCE_LABEL[s]} ({len(a)} steps)")
-            ax.set_xlabel(f"action {name} (normalised, TCP frame)")
-        axes[0].set_ylabel("density")
-        axes[0].legend(fontsize=7)
-        fig.suptitle("Fig 8 analogue: actions within 1.5 cm of the insertion point")
-        fig.tight_layout()
-        fig.savefig(out / "fig8_actions.png", dpi=110)
-        plt.close(fig)
-        md += ["## The data: actions near the insertion point (paper Fig 8)", "", "![fig8](fig8_actions.png)", "",
-               "| data | episodes | steps | mean episode length (steps) | mean translation action norm | "
-               "... within 1.5 cm of the insertion point |", "|---|---|---|---|---|---|", *data_rows, ""]
+    def header(self) -> None:
+        cfg, md, N, models, res = self.cfg, self.md, self.N, self.models, self.res
+        md += [f"# RLDG experiment report: profile `{res['profile']}`", ""]
+        md += [f"Run directory: `{self.run}`. Seen (fine-tuning) tasks: {', '.join(cfg['tasks'])}; unseen: "
+               f"{', '.join(cfg['unseen_tasks'])}. Generalists: {', '.join(MODEL_LABEL[m] for m in models)} (small "
+               "models built and trained here, **not** OpenVLA or Octo; same recipes: LoRA r32 / full fine-tune). "
+               f"Evaluation: {cfg['eval_episodes']} episodes per task and policy on held-out seeds "
+               f"({EVAL_FIRST_SEED}+), "
+               f"{cfg['eval_mode'].replace('_', '-')} mode; success with Wilson 95 % intervals.", ""]
+        conv = res.get("stages", {}).get("convert", {}).get("datasets", {})
+        self.n_actual = n_actual = min((v.get("episodes_per_source", N) for v in conv.values()), default=N)
+        if n_actual < N:
+            md += [f"Fine-tuning sets: **{n_actual}** successful episodes per task and source (configured {N}; both "
+                   "sources are capped at the smaller successful count, so 'N episodes' below means at most N).", ""]
+        pre = [f"{MODEL_LABEL[m]}: " + _base_text(cfg, m) + f", then {cfg[f'finetune_steps_{m}']} fine-tuning steps"
+               for m in models]
+        md += ["Training: " + "; ".join(pre) + ". Both see the wrist image, the instruction and the robot state "
+               "(proprio).", ""]
 
-    # -- Fig 9: human / human + RL actions / RL -------------------------------------------------------------------
-    if "human_relabeled" in sources:
-        _seen_unseen(plt, out, "fig9_relabel.png",
-                     "Fig 9 analogue: human data / human states with RL actions / RL data",
+    def fig5(self) -> None:
+        cfg, md, gen, N, models, sources = self.cfg, self.md, self.gen, self.N, self.models, self.sources
+        n = self.n_actual
+        _seen_unseen(self.plt, self.out, "fig5_success.png",
+                     f"Fig 5 analogue: generalists fine-tuned on {n} RL vs {n} human episodes per task",
                      [MODEL_LABEL[m] for m in models],
                      lambda seen: {s: [_pooled(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
-                                       for m in models] for s in ("human", "human_relabeled", "rl")})
-        md += ["## Action quality vs state distribution (paper Fig 9)", "", "![fig9](fig9_relabel.png)", ""]
+                                       for m in models] for s in ("rl", "human")},
+                     {True: "seen: " + ", ".join(t.split("/")[-1] for t in cfg["tasks"]),
+                      False: "unseen: " + ", ".join(t.split("/")[-1] for t in cfg["unseen_tasks"])})
 
-    # -- specialist vs generalist ------------------------------------------------------------------------------------
-    spec = [e for e in evals if e.get("kind") == "specialist"]
-    scripted = [e for e in evals if e.get("kind") == "scripted"]
-    if spec:
-        rows = {"RL specialist(s)": spec, "human-like demonstrator (scripted)": scripted}
+        md += ["## Success: RL data vs human data (paper Fig 5)", "", "![fig5](fig5_success.png)", "",
+               "| model | data | seen success | unseen success | seen cycle time (s) | unseen cycle time (s) |",
+               "|---|---|---|---|---|---|"]
+
         for m in models:
-            rows[f"{MODEL_LABEL[m]} on RL data (RLDG)"] = _select(gen, model=m, source="rl", episodes_trained=N)
-            rows[f"{MODEL_LABEL[m]} on human data"] = _select(gen, model=m, source="human", episodes_trained=N)
-        rows = {k: v for k, v in rows.items() if v}
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        names = list(rows)
-        vals = {"seen": [], "unseen": []}
-        md += ["## Generalization: specialist vs generalists", "", "![generalization](generalization.png)", "",
-               "| policy | seen | unseen |", "|---|---|---|"]
-        for n in names:
-            a, b = _agg(_select(rows[n], seen=True)), _agg(_select(rows[n], seen=False))
-            vals["seen"].append(a if a["episodes"] else None)
-            vals["unseen"].append(b if b["episodes"] else None)
-            md.append(f"| {n} | {cell(a)} | {cell(b)} |")
-        _bars(ax, [n.replace(" on ", "\non ").replace(" (", "\n(") for n in names], vals,
-              {"seen": "#4c72b0", "unseen": "#dd8452"}, "success rate")
-        ax.set_ylim(0, 1.15)
+            for s in sources:
+                seen = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=True))
+                unseen = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=False))
+                md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | {_cell(seen)} | {_cell(unseen)} | {_ct(seen)} | "
+                          f"{_ct(unseen)} |")
+        md.append("")
+
+    def fig6(self) -> None:
+        md, gen, N, models = self.md, self.gen, self.N, self.models
+        fig, ax = self.plt.subplots(figsize=(6, 3.6))
+        groups, series = [], {s: [] for s in ("rl", "human")}
+        for m in models:
+            for seen in (True, False):
+                groups.append(f"{MODEL_LABEL[m]}\n{'seen' if seen else 'unseen'}")
+                for s in series:
+                    a = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
+                    series[s].append(a if a["episodes"] else None)
+        _bars(ax, groups, series, SOURCE_COLOR, "mean time to success (s)", value="cycle_time")
         ax.legend(fontsize=8)
-        ax.tick_params(axis="x", labelsize=6)
-        ax.set_title("specialist vs generalists on seen and unseen tasks", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / "generalization.png", dpi=110)
-        plt.close(fig)
-        md.append("")
+        ax.set_title("Fig 6 analogue: cycle time of successful episodes (lower is better)", fontsize=9)
+        self._save(fig, "fig6_cycle_time.png")
+        md += ["## Cycle time (paper Fig 6)", "", "![fig6](fig6_cycle_time.png)", ""]
 
-    # -- the data probe --------------------------------------------------------------------------------------------
-    probes = [e for e in evals if e.get("kind") == "probe"]
-    if probes:
-        ks = sorted({e["episodes_trained"] for e in probes})
-        srcs = [s for s in ("rl", "human", "human_relabeled") if _select(probes, source=s)]
-        _seen_unseen(plt, out, "probe.png", "Data probe: a state -> action MLP cloned from each dataset",
-                     [f"{k} episodes" for k in ks],
-                     lambda seen: {s: [_pooled(_select(probes, source=s, episodes_trained=k, seen=seen)) for k in ks]
-                                   for s in srcs})
-        md += ["## Data probe: the same data cloned by a plain state -> action MLP", "",
-               "Not a generalist (no image, no language, no pretraining): a 2x256 MLP trained for 3000 steps on the "
-               "recorded (state, action) pairs of each dataset, evaluated on the same held-out seeds. It separates "
-               "the quality of the actions in the data from the generalists' capacity to clone them.", "",
-               "![probe](probe.png)", "", "| data | episodes per task | seen | unseen | seen cycle time (s) |",
-               "|---|---|---|---|---|"]
-        for s in srcs:
-            for k in ks:
-                a = _agg(_select(probes, source=s, episodes_trained=k, seen=True))
-                b = _agg(_select(probes, source=s, episodes_trained=k, seen=False))
-                if a["episodes"] or b["episodes"]:
-                    md.append(f"| {SOURCE_LABEL[s]} | {k} | {cell(a)} | {cell(b)} | {ct(a)} |")
-        md.append("")
+    def fig7(self) -> None:
+        cfg, md, gen, N, models = self.cfg, self.md, self.gen, self.N, self.models
+        smodels = [m for m in cfg["scaling_models"] if m in models and cfg.get("scaling", True)]
+        if smodels and cfg["scaling_episodes"]:
+            ks = sorted({*cfg["scaling_episodes"], N})
+            fig, axes = self.plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+            md += ["## Success vs number of fine-tuning episodes (paper Fig 7)", "", "![fig7](fig7_scaling.png)", "",
+                   "| model | data | " + " | ".join(f"{k} ep. seen / unseen" for k in ks) + " |",
+                   "|---|---|" + "---|" * len(ks)]
+            for m in smodels:
+                for s in ("rl", "human"):
+                    cells = []
+                    for ax, seen in zip(axes, (True, False), strict=True):
+                        pts = [(k, _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=seen))) for k in ks]
+                        pts = [(k, a) for k, a in pts if a["episodes"]]
+                        if pts:
+                            ax.errorbar([k for k, _ in pts], [a["rate"] for _, a in pts],
+                                        yerr=np.array([[a["rate"] - a["ci"][0], a["ci"][1] - a["rate"]]
+                                                       for _, a in pts]).T,
+                                        marker="o", capsize=3, color=SOURCE_COLOR[s],
+                                        linestyle="-" if m == smodels[0] else "--",
+                                        label=f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}")
+                    for k in ks:
+                        a = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=True))
+                        b = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=False))
+                        cells.append(f"{a['successes']}/{a['episodes']} / {b['successes']}/{b['episodes']}")
+                    md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | " + " | ".join(cells) + " |")
+            md.append("")
+            for m in smodels:
+                md.append(f"- {MODEL_LABEL[m]}: " + "; ".join(_fewest_to_match(gen, m, ks, N, seen)
+                                                             for seen in (True, False)))
+            for ax, seen in zip(axes, (True, False), strict=True):
+                ax.set_xlabel("fine-tuning episodes per task")
+                ax.set_title("seen tasks" if seen else "unseen tasks", fontsize=9)
+                ax.set_ylim(-0.05, 1.05)
+                ax.set_xticks(ks)
+            axes[0].set_ylabel("success rate")
+            axes[0].legend(fontsize=7)
+            fig.suptitle("Fig 7 analogue: success vs number of fine-tuning episodes")
+            self._save(fig, "fig7_scaling.png")
+            md.append("")
 
-    # -- per task ---------------------------------------------------------------------------------------------------
-    tasks = [*cfg["tasks"], *cfg["unseen_tasks"]]
-    if len(tasks) > 2:  # the pooled tables above hide which connector failed
-        md += ["## Per task", "", "Successes per task (of " + str(cfg["eval_episodes"]) + "); unseen tasks marked *.",
-               "", "| policy | " + " | ".join(t.split("/")[-1] + ("" if t in cfg["tasks"] else "*") for t in tasks)
-               + " |", "|---|" + "---|" * len(tasks)]
-        named = [("RL specialists (each on its own task; all on the unseen)", spec),
-                 ("human-like demonstrator", scripted)]
-        named += [(f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}", _select(gen, model=m, source=s, episodes_trained=N))
-                  for m in models for s in sources]
-        named += [(f"data probe, {SOURCE_LABEL[s]}", _select(probes, source=s, episodes_trained=N))
-                  for s in ("rl", "human", "human_relabeled")]
-        for name, rows in named:
-            if not rows:
+    def fig8(self) -> None:
+        cfg, md, N = self.cfg, self.md, self.N
+        near = {}
+        data_rows = []
+        for s in ("rl", "human", "human_relabeled"):
+            dirs = [self.run / "data" / f"{s}_{N}" / slug(t) / "1.0.0" for t in cfg["tasks"]]
+            eps = _episode_arrays(dirs)
+            if not eps:
                 continue
-            per = []
-            for t in tasks:
-                k = sum(r["successes"] for r in rows if r["task"] == t)
-                n = sum(r["episodes"] for r in rows if r["task"] == t)
-                per.append("-" if not n else f"{k}" if n == cfg["eval_episodes"] else f"{k}/{n}")
-            md.append(f"| {name} | " + " | ".join(per) + " |")
-        md.append("")
+            near[s] = near_insertion_actions(eps)
+            lens = [len(e["action"]) for e in eps]
+            acts = np.concatenate([e["action"] for e in eps])
+            data_rows.append(f"| {SOURCE_LABEL[s]} | {len(eps)} | {sum(lens)} | {np.mean(lens):.1f} | "
+                             f"{np.mean(np.linalg.norm(acts[:, :3], axis=1)):.2f} | "
+                             f"{_mean_norm(near[s]):.2f} |")
+        if near:
+            fig, axes = self.plt.subplots(1, 3, figsize=(11, 3.2))
+            for i, (ax, name) in enumerate(zip(axes, ("x", "y", "z"), strict=True)):
+                for s, a in near.items():
+                    if s == "human_relabeled" or not len(a):
+                        continue
+                    ax.hist(a[:, i], bins=np.linspace(-1, 1, 41), alpha=0.55, density=True, color=SOURCE_COLOR[s],
+                            label=f"{SOURCE_LABEL[s]} ({len(a)} steps)")
+                ax.set_xlabel(f"action {name} (normalised, TCP frame)")
+            axes[0].set_ylabel("density")
+            axes[0].legend(fontsize=7)
+            fig.suptitle("Fig 8 analogue: actions within 1.5 cm of the insertion point")
+            self._save(fig, "fig8_actions.png")
+            md += ["## The data: actions near the insertion point (paper Fig 8)", "", "![fig8](fig8_actions.png)", "",
+                   "| data | episodes | steps | mean episode length (steps) | mean translation action norm | "
+                   "... within 1.5 cm of the insertion point |", "|---|---|---|---|---|---|", *data_rows, ""]
 
-    # -- the pipeline and the paper ----------------------------------------------------------------------------------
-    st = res.get("stages", {})
-    specialists = st.get("specialists", {}).get("specialists", {})
-    loaded = sum(v.get("minutes", 0.0) for v in specialists.values() if not v.get("trained_here", True))
-    md += ["## Pipeline and wall time", "", "| stage | wall time (min) | notes |", "|---|---|---|"]
-    for name, s in st.items():
-        note = ""
-        if name == "specialists":
-            note = "; ".join(_specialist_note(t, v) for t, v in specialists.items())
-        elif name == "collect":
-            note = "; ".join(f"{k}: {v['successes']}/{v['rollouts']} successful" for k, v in
-                             s.get("collected", {}).items())
-        elif name == "convert":
-            note = "; ".join(f"{t}: {v['episodes_per_source']} episodes per source" for t, v in
-                             s.get("datasets", {}).items())
-        md.append(f"| {name} | {s.get('seconds', 0) / 60:.1f} | {note} |")
-    total = sum(s.get("seconds", 0) for s in st.values()) / 60
-    md.append(f"| **total** | **{total:.1f}** | |")
-    if loaded:
-        md.append(f"| total with the loaded specialists' own training | {total + loaded:.1f} | |")
-    md.append("")
-    md += ["## The paper's findings, for comparison (real robot, OpenVLA-7B / Octo-Base; ANCHORS.md)", "",
-           "| what | paper |", "|---|---|", *(f"| {a} | {b} |" for a, b in PAPER), ""]
-    md += ["Honest limits: the generalists here are tiny models trained for minutes on a CPU; the 'human' data "
-           "comes from the cell's scripted human-like demonstrator (noisy, hesitant, slower), standing in for "
-           "SpaceMouse teleoperation; the sim replaces the robot. The pipeline (ROS graphs, rosbag2, RLDS, "
-           "fine-tuning recipes, evaluation) is the one a real-robot run uses.", ""]
-    (out / "report.md").write_text("\n".join(md))
-    return out / "report.md"
+    def fig9(self) -> None:
+        md, gen, N, models, sources = self.md, self.gen, self.N, self.models, self.sources
+        if "human_relabeled" in sources:
+            _seen_unseen(self.plt, self.out, "fig9_relabel.png",
+                         "Fig 9 analogue: human data / human states with RL actions / RL data",
+                         [MODEL_LABEL[m] for m in models],
+                         lambda seen: {s: [_pooled(_select(gen, model=m, source=s, episodes_trained=N, seen=seen))
+                                           for m in models] for s in ("human", "human_relabeled", "rl")})
+            md += ["## Action quality vs state distribution (paper Fig 9)", "", "![fig9](fig9_relabel.png)", ""]
+
+    def generalization(self) -> None:
+        md, gen, N, models, spec, scripted = self.md, self.gen, self.N, self.models, self.spec, self.scripted
+        if spec:
+            rows = {"RL specialist(s)": spec, "human-like demonstrator (scripted)": scripted}
+            for m in models:
+                rows[f"{MODEL_LABEL[m]} on RL data (RLDG)"] = _select(gen, model=m, source="rl", episodes_trained=N)
+                rows[f"{MODEL_LABEL[m]} on human data"] = _select(gen, model=m, source="human", episodes_trained=N)
+            rows = {k: v for k, v in rows.items() if v}
+            fig, ax = self.plt.subplots(figsize=(8, 3.6))
+            names = list(rows)
+            vals = {"seen": [], "unseen": []}
+            md += ["## Generalization: specialist vs generalists", "", "![generalization](generalization.png)", "",
+                   "| policy | seen | unseen |", "|---|---|---|"]
+            for n in names:
+                a, b = _agg(_select(rows[n], seen=True)), _agg(_select(rows[n], seen=False))
+                vals["seen"].append(a if a["episodes"] else None)
+                vals["unseen"].append(b if b["episodes"] else None)
+                md.append(f"| {n} | {_cell(a)} | {_cell(b)} |")
+            _bars(ax, [n.replace(" on ", "\non ").replace(" (", "\n(") for n in names], vals,
+                  {"seen": "#4c72b0", "unseen": "#dd8452"}, "success rate")
+            ax.set_ylim(0, 1.15)
+            ax.legend(fontsize=8)
+            ax.tick_params(axis="x", labelsize=6)
+            ax.set_title("specialist vs generalists on seen and unseen tasks", fontsize=9)
+            self._save(fig, "generalization.png")
+            md.append("")
+
+    def probe(self) -> None:
+        md, probes = self.md, self.probes
+        if probes:
+            ks = sorted({e["episodes_trained"] for e in probes})
+            srcs = [s for s in ("rl", "human", "human_relabeled") if _select(probes, source=s)]
+            _seen_unseen(self.plt, self.out, "probe.png", "Data probe: a state -> action MLP cloned from each dataset",
+                         [f"{k} episodes" for k in ks],
+                         lambda seen: {s: [_pooled(_select(probes, source=s, episodes_trained=k, seen=seen))
+                                           for k in ks]
+                                       for s in srcs})
+            md += ["## Data probe: the same data cloned by a plain state -> action MLP", "",
+                   "Not a generalist (no image, no language, no pretraining): a 2x256 MLP trained for 3000 steps on "
+                   "the "
+                   "recorded (state, action) pairs of each dataset, evaluated on the same held-out seeds. It separates "
+                   "the quality of the actions in the data from the generalists' capacity to clone them.", "",
+                   "![probe](probe.png)", "", "| data | episodes per task | seen | unseen | seen cycle time (s) |",
+                   "|---|---|---|---|---|"]
+            for s in srcs:
+                for k in ks:
+                    a = _agg(_select(probes, source=s, episodes_trained=k, seen=True))
+                    b = _agg(_select(probes, source=s, episodes_trained=k, seen=False))
+                    if a["episodes"] or b["episodes"]:
+                        md.append(f"| {SOURCE_LABEL[s]} | {k} | {_cell(a)} | {_cell(b)} | {_ct(a)} |")
+            md.append("")
+
+    def per_task(self) -> None:
+        cfg, md, gen, N, models, sources = self.cfg, self.md, self.gen, self.N, self.models, self.sources
+        spec, scripted, probes = self.spec, self.scripted, self.probes
+        tasks = [*cfg["tasks"], *cfg["unseen_tasks"]]
+        if len(tasks) > 2:  # the pooled tables above hide which connector failed
+            md += ["## Per task", "",
+                   "Successes per task (of " + str(cfg["eval_episodes"]) + "); unseen tasks marked *.",
+                   "", "| policy | " + " | ".join(t.split("/")[-1] + ("" if t in cfg["tasks"] else "*") for t in tasks)
+                   + " |", "|---|" + "---|" * len(tasks)]
+            named = [("RL specialists (each on its own task; all on the unseen)", spec),
+                     ("human-like demonstrator", scripted)]
+            named += [(f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}", _select(gen, model=m, source=s, episodes_trained=N))
+                      for m in models for s in sources]
+            named += [(f"data probe, {SOURCE_LABEL[s]}", _select(probes, source=s, episodes_trained=N))
+                      for s in ("rl", "human", "human_relabeled")]
+            for name, rows in named:
+                if not rows:
+                    continue
+                per = []
+                for t in tasks:
+                    k = sum(r["successes"] for r in rows if r["task"] == t)
+                    n = sum(r["episodes"] for r in rows if r["task"] == t)
+                    per.append("-" if not n else f"{k}" if n == cfg["eval_episodes"] else f"{k}/{n}")
+                md.append(f"| {name} | " + " | ".join(per) + " |")
+            md.append("")
+
+    def pipeline(self) -> None:
+        md, res = self.md, self.res
+        st = res.get("stages", {})
+        specialists = st.get("specialists", {}).get("specialists", {})
+        loaded = sum(v.get("minutes", 0.0) for v in specialists.values() if not v.get("trained_here", True))
+        md += ["## Pipeline and wall time", "", "| stage | wall time (min) | notes |", "|---|---|---|"]
+        for name, s in st.items():
+            note = ""
+            if name == "specialists":
+                note = "; ".join(_specialist_note(t, v) for t, v in specialists.items())
+            elif name == "collect":
+                note = "; ".join(f"{k}: {v['successes']}/{v['rollouts']} successful" for k, v in
+                                 s.get("collected", {}).items())
+            elif name == "convert":
+                note = "; ".join(f"{t}: {v['episodes_per_source']} episodes per source" for t, v in
+                                 s.get("datasets", {}).items())
+            md.append(f"| {name} | {s.get('seconds', 0) / 60:.1f} | {note} |")
+        total = sum(s.get("seconds", 0) for s in st.values()) / 60
+        md.append(f"| **total** | **{total:.1f}** | |")
+        if loaded:
+            md.append(f"| total with the loaded specialists' own training | {total + loaded:.1f} | |")
+        md.append("")
+        md += ["## The paper's findings, for comparison (real robot, OpenVLA-7B / Octo-Base; docs/REFERENCES.md)", "",
+               "| what | paper |", "|---|---|", *(f"| {a} | {b} |" for a, b in PAPER), ""]
+        md += ["Honest limits: the generalists here are tiny models trained for minutes on a CPU; the 'human' data "
+               "comes from the cell's scripted human-like demonstrator (noisy, hesitant, slower), standing in for "
+               "SpaceMouse teleoperation; the sim replaces the robot. The pipeline (ROS graphs, rosbag2, RLDS, "
+               "fine-tuning recipes, evaluation) is the one a real-robot run uses.", ""]
