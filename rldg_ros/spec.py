@@ -27,7 +27,9 @@ STATE_DIM = len(STATE_NAMES)
 STATE_POS = slice(0, 3)
 STATE_QUAT = slice(3, 7)
 STATE_TWIST = slice(7, 13)
+STATE_LIN_VEL, STATE_ANG_VEL = slice(7, 10), slice(10, 13)
 STATE_WRENCH = slice(13, 19)
+STATE_FORCE, STATE_TORQUE = slice(13, 16), slice(16, 19)
 STATE_GRIPPER_WIDTH = 19
 
 # -- seeds ---------------------------------------------------------------------------------------------------------

@@ -9,6 +9,16 @@ from geometry_msgs.msg import Twist
 from sensor_msgs.msg import CameraInfo, Image, Joy
 
 from rldg_msgs.msg import Action, RobotState
+from rldg_ros.spec import (
+    STATE_ANG_VEL,
+    STATE_DIM,
+    STATE_FORCE,
+    STATE_GRIPPER_WIDTH,
+    STATE_LIN_VEL,
+    STATE_POS,
+    STATE_QUAT,
+    STATE_TORQUE,
+)
 
 
 def action_to_array(msg: Action) -> np.ndarray:
@@ -81,22 +91,24 @@ def camera_info(width: int, height: int, fovy_deg: float, stamp, frame_id: str) 
 def robot_state_msg(state: np.ndarray, joints: np.ndarray, joint_vel: np.ndarray, gripper_closed: bool, stamp,
                     frame_id: str = "base", *, holding: bool = False, limited: bool = False,
                     mode: int = 0, episode_id: int = 0, episode_step: int = 0) -> RobotState:
-    """``state`` follows ``rldg_ros.sim.env.STATE_NAMES`` (pos, quat wxyz, twist, wrench, gripper width)."""
+    """``state`` is the spec's robot state (``rldg_ros.spec``: STATE_NAMES and its named slices)."""
     s = np.asarray(state, dtype=np.float64)
+    if s.shape != (STATE_DIM,):
+        raise ValueError(f"robot state must have {STATE_DIM} values, got shape {s.shape}")
     msg = RobotState()
     if stamp is not None:
         msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     p, q = msg.tcp_pose.position, msg.tcp_pose.orientation
-    p.x, p.y, p.z = s[0:3]
-    q.w, q.x, q.y, q.z = s[3:7]
+    p.x, p.y, p.z = s[STATE_POS]
+    q.w, q.x, q.y, q.z = s[STATE_QUAT]
     lin, ang = msg.tcp_twist.linear, msg.tcp_twist.angular
-    lin.x, lin.y, lin.z = s[7:10]
-    ang.x, ang.y, ang.z = s[10:13]
+    lin.x, lin.y, lin.z = s[STATE_LIN_VEL]
+    ang.x, ang.y, ang.z = s[STATE_ANG_VEL]
     f, t = msg.tcp_wrench.force, msg.tcp_wrench.torque
-    f.x, f.y, f.z = s[13:16]
-    t.x, t.y, t.z = s[16:19]
-    msg.gripper_width = float(s[19])
+    f.x, f.y, f.z = s[STATE_FORCE]
+    t.x, t.y, t.z = s[STATE_TORQUE]
+    msg.gripper_width = float(s[STATE_GRIPPER_WIDTH])
     msg.gripper_closed = bool(gripper_closed)
     msg.joint_positions = [float(v) for v in joints]
     msg.joint_velocities = [float(v) for v in joint_vel]
@@ -108,8 +120,12 @@ def robot_state_msg(state: np.ndarray, joints: np.ndarray, joint_vel: np.ndarray
 
 
 def robot_state_to_array(msg: RobotState) -> np.ndarray:
+    s = np.empty(STATE_DIM, np.float32)
     p, q = msg.tcp_pose.position, msg.tcp_pose.orientation
     lin, ang = msg.tcp_twist.linear, msg.tcp_twist.angular
     f, t = msg.tcp_wrench.force, msg.tcp_wrench.torque
-    return np.array([p.x, p.y, p.z, q.w, q.x, q.y, q.z, lin.x, lin.y, lin.z, ang.x, ang.y, ang.z,
-                     f.x, f.y, f.z, t.x, t.y, t.z, msg.gripper_width], dtype=np.float32)
+    s[STATE_POS], s[STATE_QUAT] = (p.x, p.y, p.z), (q.w, q.x, q.y, q.z)
+    s[STATE_LIN_VEL], s[STATE_ANG_VEL] = (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z)
+    s[STATE_FORCE], s[STATE_TORQUE] = (f.x, f.y, f.z), (t.x, t.y, t.z)
+    s[STATE_GRIPPER_WIDTH] = msg.gripper_width
+    return s
