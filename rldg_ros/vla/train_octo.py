@@ -8,7 +8,6 @@ loss on held-out episodes; checkpoints with the optimizer state every ``checkpoi
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from rldg_ros.vla import octo_style as octo
 from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import GRIPPER, WindowSampler, image_augment, merged_statistics, split_episodes, write_summary
+from rldg_ros.vla.loop import loop_config, run_loop
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -62,7 +62,6 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     import jax
     import optax
     from flax import serialization
-    from tqdm import tqdm
 
     from rldg_ros.rl.learner import MetricsLog
 
@@ -137,40 +136,28 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     log = MetricsLog(out)
     log.write("start", step, {k: v for k, v in info.items() if isinstance(v, (int, float))})
 
-    def checkpoint(reason: str) -> None:
-        model.params = params
-        blob = serialization.to_bytes({"params": params, "opt_state": opt_state, "step": step,
-                                       "rng": np.zeros(2, np.uint32)})
-        octo.save(out, model, stats, {**info, "step": step, "reason": reason}, train_state=blob)
+    state = {"params": params, "opt_state": opt_state, "rng": rng}
 
-    history = []
-    t0 = time.monotonic()
-    bar = tqdm(total=cfg.max_steps, initial=step, desc=f"{purpose} {octo.NAME}", disable=not progress)
-    losses = []
-    while step < cfg.max_steps:
-        rng, k = jax.random.split(rng)
-        params, opt_state, loss, gnorm = update(params, opt_state, sampler.batch(cfg.batch_size), k)
-        step += 1
-        losses.append(float(loss))
-        bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
-            row = {"loss": float(np.mean(losses)), "grad_norm": float(gnorm),
-                   "steps_per_s": step / max(time.monotonic() - t0, 1e-9)}
-            log.write("train", step, row)
-            history.append({"step": step, **row})
-            bar.set_postfix(loss=f"{row['loss']:.4f}")
-            losses = []
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            v = validate(params)
-            if v is not None:
-                log.write("val", step, {"loss": v})
-                history.append({"step": step, "val_loss": v})
-        if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
-            checkpoint("periodic")
-    bar.close()
-    checkpoint("final")
+    def one_step() -> dict:
+        state["rng"], k = jax.random.split(state["rng"])
+        state["params"], state["opt_state"], loss, gnorm = update(state["params"], state["opt_state"],
+                                                                  sampler.batch(cfg.batch_size), k)
+        return {"loss": float(loss), "grad_norm": float(gnorm)}
+
+    def val() -> dict | None:
+        v = validate(state["params"])
+        return None if v is None else {"loss": v}
+
+    def checkpoint(at: int, reason: str) -> None:
+        model.params = state["params"]
+        blob = serialization.to_bytes({"params": state["params"], "opt_state": state["opt_state"], "step": at,
+                                       "rng": np.zeros(2, np.uint32)})
+        octo.save(out, model, stats, {**info, "step": at, "reason": reason}, train_state=blob)
+
+    step, seconds, history = run_loop(loop_config(cfg), step, one_step, val, checkpoint, log,
+                                      f"{purpose} {octo.NAME}", progress)
     log.close()
-    return write_summary(out, info, step, time.monotonic() - t0, history)
+    return write_summary(out, info, step, seconds, history)
 
 
 class OctoPolicy:

@@ -7,7 +7,6 @@ resume, ``--max-steps`` / ``--batch-size``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from rldg_ros.vla import openvla_style as ov
 from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import merged_statistics, split_episodes, write_summary
+from rldg_ros.vla.loop import loop_config, run_loop
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -48,7 +48,6 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
           base: str | Path | None = None, vla_cfg: ov.VLAConfig | None = None, resume: bool = True,
           progress: bool = True, purpose: str = "finetune") -> dict:
     import torch
-    from tqdm import tqdm
 
     from rldg_ros.rl.learner import MetricsLog
 
@@ -141,16 +140,13 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     log = MetricsLog(out)
     log.write("start", step, {k: v for k, v in info.items() if isinstance(v, (int, float))})
 
-    def checkpoint(reason: str) -> None:
-        vla.save(out, stats, {**info, "step": step, "reason": reason})
-        torch.save({"optimizer": opt.state_dict(), "step": step}, state_file)
+    def checkpoint(at: int, reason: str) -> None:
+        vla.save(out, stats, {**info, "step": at, "reason": reason})
+        torch.save({"optimizer": opt.state_dict(), "step": at}, state_file)
 
-    vla.model.train()
-    history, losses = [], []
-    t0 = time.monotonic()
-    bar = tqdm(total=cfg.max_steps, initial=step, desc=f"{purpose} {ov.NAME}", disable=not progress)
-    while step < cfg.max_steps:
+    def one_step() -> dict:
         opt.zero_grad()
+        losses = []
         for _ in range(cfg.grad_accum):
             rows = index[rng.integers(0, len(index), cfg.batch_size)]
             b = batch(rows, train_eps, norm_actions, rng)
@@ -162,25 +158,13 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
             losses.append(loss.item() * cfg.grad_accum)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        step += 1
-        bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
-            row = {"loss": float(np.mean(losses)), "steps_per_s": step / max(time.monotonic() - t0, 1e-9)}
-            log.write("train", step, row)
-            history.append({"step": step, **row})
-            bar.set_postfix(loss=f"{row['loss']:.3f}")
-            losses = []
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            v = validate()
-            if v is not None:
-                log.write("val", step, v)
-                history.append({"step": step, "val_loss": v["loss"], "val_token_accuracy": v["token_accuracy"]})
-        if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
-            checkpoint("periodic")
-    bar.close()
-    checkpoint("final")
+        return {"loss": float(np.mean(losses))}
+
+    vla.model.train()
+    step, seconds, history = run_loop(loop_config(cfg), step, one_step, validate, checkpoint, log,
+                                      f"{purpose} {ov.NAME}", progress)
     log.close()
-    return write_summary(out, info, step, time.monotonic() - t0, history)
+    return write_summary(out, info, step, seconds, history)
 
 
 def action_token_loss(logits, labels, first_id: int, sigma: float, end_id: int | None = None):

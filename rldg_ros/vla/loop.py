@@ -1,0 +1,60 @@
+"""The generalists' one training loop: steps, logging, validation, periodic and final checkpoints, resumption from
+a step, progress and the summary; each trainer (``train_octo``, ``train_openvla``) brings its own update, validation
+and checkpoint as callables (as LeRobot's and Octo's trainers separate the loop from the policy; read, not copied).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+
+@dataclass
+class LoopConfig:
+    max_steps: int
+    log_every: int
+    eval_every: int
+    checkpoint_every: int
+
+
+def run_loop(cfg: LoopConfig, step: int, update: Callable[[], dict], validate: Callable[[], dict | None],
+             checkpoint: Callable[[int, str], None], log, desc: str, progress: bool = True) -> tuple[int, float, list]:
+    """Train from ``step`` to ``cfg.max_steps``. ``update()`` does one optimiser step and returns its numbers (``loss``
+    at least; they are averaged over ``log_every`` steps, the last of the others kept); ``validate()`` returns the
+    validation numbers (``loss`` at least) or None; ``checkpoint(step, reason)`` saves. -> (last step, seconds,
+    history rows)."""
+    history: list[dict] = []
+    window: list[dict] = []
+    t0 = time.monotonic()
+    bar = tqdm(total=cfg.max_steps, initial=step, desc=desc, disable=not progress)
+    while step < cfg.max_steps:
+        window.append(update())
+        step += 1
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            row = {**window[-1], "loss": float(np.mean([w["loss"] for w in window])),
+                   "steps_per_s": step / max(time.monotonic() - t0, 1e-9)}
+            log.write("train", step, row)
+            history.append({"step": step, **row})
+            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            window = []
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            v = validate()
+            if v is not None:
+                log.write("val", step, v)
+                history.append({"step": step, **{f"val_{k}": x for k, x in v.items()}})
+        if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
+            checkpoint(step, "periodic")
+    bar.close()
+    checkpoint(step, "final")
+    return step, time.monotonic() - t0, history
+
+
+def loop_config(train_cfg) -> LoopConfig:
+    """The loop's settings from a trainer's TrainConfig."""
+    return LoopConfig(train_cfg.max_steps, train_cfg.log_every, train_cfg.eval_every, train_cfg.checkpoint_every)
+
