@@ -62,7 +62,7 @@ def test_signal_stops_the_graph_cleanly(tmp_path, ros_env, mode, sig):
 def test_run_vla_without_a_checkpoint_fails_naming_the_argument(ros_env):
     r = subprocess.run([RLDG, "up", "run_vla", "--duration", "60"], env=ros_env, capture_output=True, text=True,
                        timeout=120)
-    assert r.returncode != 0 and "vla_policy needs checkpoint:=PATH" in r.stderr + r.stdout
+    assert r.returncode != 0 and "policy needs checkpoint:=PATH" in r.stderr + r.stdout
 
 
 def test_bad_arguments_exit_2_with_message(ros_env):
