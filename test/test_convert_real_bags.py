@@ -270,3 +270,33 @@ def test_a_bag_recorded_with_an_older_rldg_message_definition_decodes_with_it(tm
     (_, mt, _, raw), = list(read_bag(tmp_path / "old.mcap", br))
     msg = br.typestore.deserialize_cdr(raw, mt)
     assert list(np.round(msg.action, 3)) == [0.1] * 6 + [1.0] and msg.episode_id == 4 and msg.step == 9
+
+
+def test_an_rldg_type_whose_carried_definition_is_unreadable_decodes_with_this_packages(tmp_path):
+    """A bag whose schema for an rldg type cannot be parsed (or is empty) still decodes that type with this package's
+    definition, and says so; it is not dropped."""
+    from mcap.writer import Writer
+
+    from rldg_ros.data.bags import BagReport, read_bag, typestore
+
+    ts = typestore()
+    Action = ts.types["rldg_msgs/msg/Action"]
+    Header, Time = ts.types["std_msgs/msg/Header"], ts.types["builtin_interfaces/msg/Time"]
+    msg = Action(header=Header(stamp=Time(sec=1, nanosec=2), frame_id="base"),
+                 action=np.array([0.1] * 6 + [1.0], np.float32), source=0, source_name="rl_actor",
+                 intervention=False, episode_id=4, step=9)
+    for schema_text in (b"float32[ action ??? not a definition", b""):
+        path = tmp_path / f"bad{len(schema_text)}.mcap"
+        with open(path, "wb") as f:
+            w = Writer(f)
+            w.start(profile="ros2")
+            sid = w.register_schema("rldg_msgs/msg/Action", "ros2msg", schema_text)
+            cid = w.register_channel("/rldg/action/command", "cdr", sid)
+            w.add_message(cid, log_time=T0, data=bytes(ts.serialize_cdr(msg, "rldg_msgs/msg/Action")),
+                          publish_time=T0)
+            w.finish()
+        br = BagReport(str(path))
+        (_, mt, _, raw), = list(read_bag(path, br))
+        out = br.typestore.deserialize_cdr(raw, mt)
+        assert out.episode_id == 4 and out.step == 9 and len(out.action) == 7, schema_text
+        assert not schema_text or any("this package's definition" in p for p in br.problems), br.problems

@@ -227,13 +227,17 @@ class _Channels:
     def add(self, channel) -> None:
         schema = self.schemas.get(channel.schema_id)
         msgtype = schema.name if schema else ""
-        if schema is not None and msgtype not in self.ts.fielddefs and msgtype not in self.bad_types:
+        text = schema.data.decode() if schema is not None and schema.data else ""
+        if text.strip() and msgtype not in self.ts.fielddefs and msgtype not in self.bad_types:
             try:
-                register_definition(self.ts, msgtype, schema.data.decode())
+                register_definition(self.ts, msgtype, text)
             except Exception as exc:  # noqa: BLE001 - report the type, keep the other topics
-                self.bad_types.add(msgtype)
+                ours = msgtype in _rldg_types()  # an rldg type: this package's definition stands in
+                if not ours:
+                    self.bad_types.add(msgtype)
                 self.report.problems.append(f"{self.f}: topic {channel.topic}: cannot parse the definition of "
-                                            f"{msgtype} ({exc}); its messages are skipped")
+                                            f"{msgtype} ({exc}); " + ("decoded with this package's definition"
+                                                                      if ours else "its messages are skipped"))
         ensure_type(self.ts, msgtype)
         self.channels[channel.id] = (channel.topic, msgtype)
 
@@ -330,7 +334,10 @@ def _read_sqlite(path: Path, report: BagReport) -> Iterator[tuple[str, str, int,
         with Reader(path) as reader:
             for c in reader.connections:
                 if c.msgtype not in ts.fielddefs and c.msgdef and c.msgdef.data:
-                    register_definition(ts, c.msgtype, c.msgdef.data)
+                    try:
+                        register_definition(ts, c.msgtype, c.msgdef.data)
+                    except Exception as exc:  # noqa: BLE001 - this package's definition, or none, instead
+                        report.problems.append(f"{path}: cannot parse the definition of {c.msgtype} ({exc})")
                 ensure_type(ts, c.msgtype)
             for conn, t, data in reader.messages():
                 _count(report, conn.topic, len(data))
