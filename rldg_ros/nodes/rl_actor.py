@@ -335,7 +335,10 @@ class RlActor(RldgNode):
 
     def _started(self, fut) -> None:
         with self.lock:
-            r = fut.result()
+            try:
+                r = fut.result()
+            except Exception:  # noqa: BLE001 - a failed call is a failed reset: ask again later
+                r = None
             if r is None or not r.success:
                 self.episodes.start_failed()
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")

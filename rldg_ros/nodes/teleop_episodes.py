@@ -115,7 +115,10 @@ class TeleopEpisodes(RldgNode):
 
     def _started(self, future) -> None:
         with self.lock:
-            r = future.result()
+            try:
+                r = future.result()
+            except Exception:  # noqa: BLE001 - a failed call is a failed reset: ask again later
+                r = None
             if r is None or not r.success:
                 self.episodes.start_failed()
                 self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
