@@ -15,8 +15,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml", "plugin.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        *((f"share/{PACKAGE}/config/{d}", glob(f"config/{d}/*.yaml"))
-          for d in ("nodes", "experiments", "convert", "diagnose")),
+        *((f"share/{PACKAGE}/{d}", glob(f"{d}/*.yaml")) for d in sorted(p.rstrip("/") for p in glob("config/*/"))),
     ],
     zip_safe=True,
     entry_points={"console_scripts": executables["console_scripts"]()},

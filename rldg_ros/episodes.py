@@ -57,6 +57,7 @@ class EpisodeRunner:
         self.limit_steps = int(limit_steps)
         self.current: Episode | None = None
         self.starting = False  # a reset was requested and has not answered yet
+        self.next_is_eval = plan.eval_only  # the kind of the episode the reset in flight is for
         self.history: list[dict[str, Any]] = []
         self.train_done = 0
         self.eval_done = 0
@@ -101,8 +102,7 @@ class EpisodeRunner:
             seed = p.eval_first_seed + self.eval_done
         else:
             seed = -1 if p.first_seed < 0 else p.first_seed + self.train_done
-        self.starting = True
-        self._next_is_eval = is_eval
+        self.starting, self.next_is_eval = True, is_eval
         return is_eval, seed
 
     def start_failed(self) -> None:
@@ -111,7 +111,7 @@ class EpisodeRunner:
     def started(self, episode_id: int, seed: int) -> Episode:
         """The cell was reset for the episode :meth:`next_start` chose."""
         self.starting = False
-        self.current = Episode(int(episode_id), int(seed), getattr(self, "_next_is_eval", self.plan.eval_only))
+        self.current = Episode(int(episode_id), int(seed), self.next_is_eval)
         return self.current
 
     # -- the running episode -------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from geometry_msgs.msg import Twist
 from sensor_msgs.msg import CameraInfo, Image, Joy
 
 from rldg_msgs.msg import Action, RobotState
+from rldg_msgs.srv import EpisodeCommand
+from rldg_ros.episodes import MARK_FAILURE, MARK_SUCCESS, OPERATOR_END
 from rldg_ros.spec import (
     STATE_ANG_VEL,
     STATE_DIM,
@@ -20,6 +22,9 @@ from rldg_ros.spec import (
     STATE_TORQUE,
 )
 
+#: an operator's EpisodeCommand that ends an episode -> the reason it ends with (rldg_ros.episodes)
+OPERATOR_REASONS = {EpisodeCommand.Request.END: OPERATOR_END, EpisodeCommand.Request.MARK_SUCCESS: MARK_SUCCESS,
+                    EpisodeCommand.Request.MARK_FAILURE: MARK_FAILURE}
 
 def action_to_array(msg: Action) -> np.ndarray:
     return np.asarray(msg.action, dtype=np.float64)

@@ -43,9 +43,9 @@ from rldg_msgs.msg import (
 from rldg_msgs.srv import EpisodeCommand, ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
-from rldg_ros.episodes import MARK_FAILURE, MARK_SUCCESS, OPERATOR_END, EpisodePlan, EpisodeRunner, StampSync
+from rldg_ros.episodes import MARK_SUCCESS, EpisodePlan, EpisodeRunner, StampSync
 from rldg_ros.nodes.base import RldgNode
-from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
+from rldg_ros.nodes.convert import OPERATOR_REASONS, image_to_array, robot_state_to_array
 from rldg_ros.qos import PARAMS, RELIABLE_10, RELIABLE_DEEP, SENSOR
 from rldg_ros.rl.transport import BlobAssembler, Outbox
 from rldg_ros.spec import ACTION_DIM, EVAL_FIRST_SEED, GRIPPER_CLOSED, GRIPPER_DIM, GRIPPER_OPEN
@@ -88,10 +88,6 @@ class RlActorConfig:
     run_dir: str = param("", help="episode metrics go to run_dir/actor (metrics.jsonl, TensorBoard; empty: none)")
     report_path: str = param("", help="write a JSON summary of all episodes here at shutdown")
     grasp_epsilon: float = param(-1.0, max=1.0, help="random gripper decisions (-1: the learner's setting)")
-
-
-OPERATOR_REASONS = {EpisodeCommand.Request.END: OPERATOR_END, EpisodeCommand.Request.MARK_SUCCESS: MARK_SUCCESS,
-                    EpisodeCommand.Request.MARK_FAILURE: MARK_FAILURE}
 
 
 def stamp_ns(stamp) -> int:
@@ -194,7 +190,7 @@ class RlActor(RldgNode):
             try:
                 meta = json.loads(msg.format)
                 rebuilt = self.policy.build(meta)
-                params = self.policy.decode_blob(meta, blob)
+                params = self.policy.decode_blob(blob)
             except Exception as exc:  # noqa: BLE001 - a bad blob must not kill the robot's policy
                 self.get_logger().error(f"parameter blob v{msg.version} refused: {exc}")
                 return

@@ -23,8 +23,9 @@ from rldg_msgs.msg import EpisodeEvent, RobotState
 from rldg_msgs.srv import EpisodeCommand, ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
-from rldg_ros.episodes import MARK_FAILURE, MARK_SUCCESS, OPERATOR_END, EpisodePlan, EpisodeRunner
+from rldg_ros.episodes import EpisodePlan, EpisodeRunner
 from rldg_ros.nodes.base import RldgNode
+from rldg_ros.nodes.convert import OPERATOR_REASONS
 from rldg_ros.qos import RELIABLE_10
 from rldg_ros.spec import CONTROL_HZ
 
@@ -165,14 +166,11 @@ class TeleopEpisodes(RldgNode):
                 else:
                     self._start()
                     response.success, response.message = True, "starting the next episode"
-            elif cmd in (EpisodeCommand.Request.END, EpisodeCommand.Request.MARK_SUCCESS,
-                         EpisodeCommand.Request.MARK_FAILURE):
+            elif cmd in OPERATOR_REASONS:
                 if not self.episodes.running:
                     response.success, response.message = False, "no episode is running"
                 else:
-                    ok = cmd == EpisodeCommand.Request.MARK_SUCCESS
-                    self._end(ok, {EpisodeCommand.Request.END: OPERATOR_END, EpisodeCommand.Request.MARK_SUCCESS:
-                                   MARK_SUCCESS, EpisodeCommand.Request.MARK_FAILURE: MARK_FAILURE}[cmd])
+                    self._end(cmd == EpisodeCommand.Request.MARK_SUCCESS, OPERATOR_REASONS[cmd])
                     response.success, response.message = True, "episode ended"
             else:
                 response.success, response.message = False, f"unknown episode command {cmd}"

@@ -64,11 +64,11 @@ class ActorPolicy:
         self.params = self.agent.actor_params(state["params"])
         self.version = int(meta["step"])
 
-    def decode_blob(self, meta: dict, blob: bytes):
-        """Actor parameters from a learner's blob (raises on one that does not fit ``meta``); :meth:`use` them."""
+    def decode_blob(self, blob: bytes):
+        """Actor parameters from a learner's blob for the agent :meth:`build` made (raises on one that does not fit
+        it); :meth:`use` them."""
         from rldg_ros.rl.agent import from_bytes
 
-        self.build(meta)
         return from_bytes(self.template, blob)
 
     def use(self, params, version: int) -> bool:
