@@ -21,6 +21,9 @@ def add_parsers(sub) -> None:
                    help="override settings, e.g. --set episodes=10 eval_episodes=10 (YAML values)")
     s.add_argument("--run-dir", default=None, help="default: runs/experiment_<profile>")
     s.add_argument("--fresh", action="store_true", help="delete RUN_DIR first (otherwise finished stages are kept)")
+    s.add_argument("--stop-after", default=None, metavar="STAGE",
+                   help="stop once this stage is done (specialists, collect, convert, pretrain, finetune, evaluate, "
+                   "probe); re-run without it to continue")
     s.add_argument("--no-report", action="store_true")
     s.set_defaults(func=_experiment)
 
@@ -56,11 +59,18 @@ def _experiment(ns) -> int:
     t0 = time.monotonic()
     exp = Experiment(cfg, run, profile=ns.profile if not ns.config else ns.config)
     try:
-        exp.run_all()
+        exp.run_all(stop_after=ns.stop_after)
+    except ValueError as exc:
+        print(f"rldg experiment: {exc}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         print(f"rldg experiment: {exc}\n(re-run the same command to continue from the stage that failed)",
               file=sys.stderr)
         return 1
+    if ns.stop_after:
+        print(f"rldg experiment: stopped after '{ns.stop_after}' ({(time.monotonic() - t0) / 60:.1f} min); "
+              f"re-run without --stop-after to continue in {run}")
+        return 0
     print(f"rldg experiment: finished in {(time.monotonic() - t0) / 60:.1f} min; results: {run / 'results.json'}")
     if not ns.no_report:
         from rldg_ros.experiment.report import write_report

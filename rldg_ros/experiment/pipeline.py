@@ -381,21 +381,29 @@ class Experiment:
         (self.run / "results.json").write_text(json.dumps(res, indent=1))
         return {}
 
-    def run_all(self) -> Path:
+    def run_all(self, stop_after: str | None = None) -> Path:
+        """Run the stages in order (finished ones are kept); with ``stop_after``, stop once that stage is done
+        (e.g. ``convert``: look at the data, run ``rldg diagnose`` on it, then re-run to continue)."""
+        if stop_after is not None and stop_after not in STAGES:
+            raise ValueError(f"stop_after: unknown stage {stop_after!r}; stages: {', '.join(STAGES)}")
         t0 = time.monotonic()
         self.start_human_collection()
-        self._stage("specialists", self.train_specialists)
-        self._stage("collect", self.collect)
-        self._stage("convert", self.convert)
-        self._stage("pretrain", self.pretrain)
-        self._stage("finetune", self.finetune)
-        self._stage("evaluate", self.evaluate)
-        self._stage("probe", self.probe)
-        self.collect_results()
+        for name in STAGES:
+            self._stage(name, getattr(self, STAGE_METHODS[name]))
+            if name == stop_after:
+                break
+        else:
+            self.collect_results()
         self.meta["total_minutes_this_invocation"] = (time.monotonic() - t0) / 60
         self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
         self._save()
         return self.run / "results.json"
+
+
+# the pipeline's stages in order, and the method that runs each
+STAGE_METHODS = {"specialists": "train_specialists", "collect": "collect", "convert": "convert",
+                 "pretrain": "pretrain", "finetune": "finetune", "evaluate": "evaluate", "probe": "probe"}
+STAGES = tuple(STAGE_METHODS)
 
 
 def _loaded_specialist(path: Path) -> dict:
