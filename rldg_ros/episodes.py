@@ -6,6 +6,9 @@ the pairing of one control step's inputs by stamp. ROS-free: the nodes feed it a
   operator's end request, and one row per finished episode.
 - :class:`StampSync`: the parts of a control step (robot state, reward, image, ...) arrive on separate topics with
   the stamp of the state they belong to; a step is complete when every required part is there.
+- :class:`TransitionBuilder`: what the robot executed after each observation (the intervention mux's command for
+  that step, or a hold), and the previous step's transition once the next observation arrives.
+- :func:`task_defaults`: a sim task's instruction and time limit, for nodes whose parameters leave them empty.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+from rldg_ros.spec import ACTION_DIM, CONTROL_HZ, GRIPPER_CLOSED, GRIPPER_DIM, GRIPPER_OPEN, SOURCE_HOLD
 
 #: reasons an episode ends with, besides success and the time limit: what an operator's EpisodeCommand asks for
 OPERATOR_END = "operator"
@@ -157,6 +164,14 @@ class EpisodeRunner:
         recent = [h for h in self.history if h["eval"] == is_eval][-n:]
         return (sum(h["success"] for h in recent) / len(recent) if recent else 0.0), len(recent)
 
+    def summary(self) -> dict[str, Any]:
+        """Counts by kind and every finished episode's row."""
+        evals = [h for h in self.history if h["eval"]]
+        trains = [h for h in self.history if not h["eval"]]
+        return {"eval_episodes": len(evals), "eval_successes": sum(h["success"] for h in evals),
+                "train_episodes": len(trains), "train_successes": sum(h["success"] for h in trains),
+                "episodes": self.history}
+
 
 @dataclass
 class _Frame:
@@ -195,3 +210,84 @@ class StampSync:
 
     def clear(self) -> None:
         self.frames.clear()
+
+
+def hold_action(gripper_closed: bool) -> np.ndarray:
+    """Zero motion with the gripper where it is: what a holding robot executes."""
+    a = np.zeros(ACTION_DIM, np.float32)
+    a[GRIPPER_DIM] = GRIPPER_CLOSED if gripper_closed else GRIPPER_OPEN
+    return a
+
+
+@dataclass
+class Executed:
+    """What the robot did after one observation."""
+
+    action: np.ndarray
+    intervention: bool
+    source: int  # spec.SOURCE_*
+    unseen: bool  # the step's command had not arrived when the next state came (a hold is assumed)
+
+
+class TransitionBuilder:
+    """Pairs each observation with the action the robot **executed** after it and hands back the previous step when
+    the next observation arrives, so the transition (obs, executed action, reward, next obs) can be built.
+
+    The intervention mux publishes the command it sent for each (episode, step): the policy's, a human's or the
+    scripted intervener's. A step whose command never came, or on which the robot held, executed a hold."""
+
+    def __init__(self, end_on_success: bool = True) -> None:
+        self.end_on_success = end_on_success
+        self.commands: dict[tuple[int, int], tuple[np.ndarray, bool, int]] = {}
+        self.prev: tuple[Any, int] | None = None  # the last observation and its step
+
+    def clear(self) -> None:
+        """A new episode: nothing carries over."""
+        self.commands.clear()
+        self.prev = None
+
+    def command(self, episode_id: int, step: int, action, intervention: bool, source: int) -> None:
+        self.commands[(int(episode_id), int(step))] = (np.asarray(action, np.float32), bool(intervention), int(source))
+
+    def observe(self, obs: Any, step: int) -> tuple[Any, int] | None:
+        """The observation of ``step`` arrived -> the previous (observation, step), or None on an episode's first."""
+        prev, self.prev = self.prev, (obs, int(step))
+        return prev
+
+    def executed(self, episode_id: int, step: int, holding: bool, gripper_closed: bool) -> Executed:
+        """What was executed after observation ``step`` (``holding``/``gripper_closed``: the robot's next state);
+        commands of earlier steps are forgotten."""
+        cmd = self.commands.pop((int(episode_id), int(step)), None)
+        for k in [k for k in self.commands if k[1] < step]:
+            del self.commands[k]
+        if cmd is None or holding:
+            return Executed(hold_action(gripper_closed), False, SOURCE_HOLD, cmd is None)
+        return Executed(cmd[0], cmd[1], cmd[2], False)
+
+    def ends(self, success: bool, steps: int, limit_steps: int) -> tuple[bool, bool]:
+        """-> (terminal, truncated) of a transition: terminal on success (when success ends episodes), truncated
+        when the time limit ended it instead."""
+        terminal = bool(success and self.end_on_success)
+        return terminal, not terminal and steps >= limit_steps
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    instruction: str | None  # None: the task is not one the sim knows (a real cell's own task)
+    limit_steps: int | None
+
+
+def task_defaults(task: str) -> TaskDefaults:
+    """A sim task's language instruction and time limit (control steps at ``CONTROL_HZ``); both None for a task the
+    sim does not know, or when the sim is not installed (a real cell)."""
+    try:
+        from rldg_ros.sim.tasks import make_task
+
+        t = make_task(task)
+    except (ImportError, KeyError):
+        return TaskDefaults(None, None)
+    return TaskDefaults(str(t.instruction), int(t.time_limit))
+
+
+#: an episode's time limit when neither the node's parameters nor the task set one: 10 s
+DEFAULT_LIMIT_STEPS = int(10 * CONTROL_HZ)

@@ -32,6 +32,9 @@ STATE_WRENCH = slice(13, 19)
 STATE_FORCE, STATE_TORQUE = slice(13, 16), slice(16, 19)
 STATE_GRIPPER_WIDTH = 19
 
+#: where an executed action came from (rldg_msgs/Action.source, the transitions' and the recorded data's source)
+SOURCE_POLICY, SOURCE_HUMAN, SOURCE_SCRIPTED, SOURCE_HOLD = 0, 1, 2, 3
+
 # -- seeds ---------------------------------------------------------------------------------------------------------
 #: data collection (RL rollouts, demonstrations) starts here by default
 COLLECT_FIRST_SEED = 1000
@@ -40,3 +43,6 @@ COLLECT_FIRST_SEED = 1000
 EVAL_FIRST_SEED = 100_000
 #: closed-loop checks that choose settings (rldg diagnose) use these, never the evaluation seeds
 TUNING_FIRST_SEED = 200_000
+
+#: the TFDS version of every RLDS dataset this stack writes (RUN/data/<dataset>/<task>/<version>/)
+DATASET_VERSION = "1.0.0"

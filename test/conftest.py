@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 # `make test` runs everything.
 FAST_MODULES = {"test_vla_core", "test_episodes", "test_imports", "test_safety", "test_config",
                 "test_convert_real_bags", "test_hil", "test_eval", "test_keyboard", "test_spacemouse_hid",
-                "test_graphs", "test_rl"}
+                "test_graphs", "test_rl", "test_spec"}
 
 
 def pytest_configure(config):

@@ -27,6 +27,16 @@ def test_interface_set_is_the_designed_one():
     assert {c.__name__ for c in all_types("rldg_msgs.srv")} == EXPECTED_SRVS
 
 
+def test_the_spec_mirrors_the_message_constants():
+    """The ROS-free core uses rldg_ros.spec's source codes and layout; the messages carry the same values."""
+    from rldg_msgs.msg import Action
+    from rldg_ros import spec
+
+    for name in ("SOURCE_POLICY", "SOURCE_HUMAN", "SOURCE_SCRIPTED", "SOURCE_HOLD"):
+        assert getattr(Action, name) == getattr(spec, name), name
+    assert len(Action().action) in (0, spec.ACTION_DIM)  # unbounded: the length is checked by the receivers
+
+
 @pytest.fixture
 def echo_server(ros_env):
     proc = subprocess.Popen([sys.executable, str(HELPERS / "echo_server.py")], env=ros_env,

@@ -1,8 +1,18 @@
 """The ROS-free episode bookkeeping the actor and teleop nodes share, and the stamp pairing of a step's inputs."""
 
+import numpy as np
 import pytest
 
-from rldg_ros.episodes import MARK_SUCCESS, EpisodePlan, EpisodeRunner, StampSync
+from rldg_ros.episodes import (
+    DEFAULT_LIMIT_STEPS,
+    MARK_SUCCESS,
+    EpisodePlan,
+    EpisodeRunner,
+    StampSync,
+    TransitionBuilder,
+    task_defaults,
+)
+from rldg_ros.spec import GRIPPER_CLOSED, GRIPPER_DIM, GRIPPER_OPEN, SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 
 
 def run_episode(r: EpisodeRunner, success: bool, steps: int = 3, reason: str = "") -> dict:
@@ -79,3 +89,68 @@ def test_stamp_sync_pairs_parts_by_stamp_and_forgets_older_steps():
     assert s.put("image", 300, "i300", now=5.0) == {"state": "s300", "reward": "r300", "image": "i300"}
     s.put("state", 400, "s400", now=5.0)
     assert s.expire(now=5.5) == 0 and s.expire(now=6.5) == 1 and not s.frames
+
+
+def test_transitions_carry_the_executed_command_or_a_hold():
+    tb = TransitionBuilder()
+    assert tb.observe("o0", 0) is None  # the episode's first observation: no transition yet
+    tb.command(7, 0, [0.5, 0, 0, 0, 0, 0, 1], intervention=False, source=SOURCE_POLICY)
+    prev = tb.observe("o1", 1)
+    assert prev == ("o0", 0)
+    ex = tb.executed(7, prev[1], holding=False, gripper_closed=True)
+    assert ex.source == SOURCE_POLICY and not ex.unseen and not ex.intervention
+    np.testing.assert_allclose(ex.action, [0.5, 0, 0, 0, 0, 0, 1])
+
+    # a human's intervention is what the robot executed
+    tb.command(7, 1, [0, 0.3, 0, 0, 0, 0, -1], intervention=True, source=SOURCE_HUMAN)
+    ex = tb.executed(7, tb.observe("o2", 2)[1], holding=False, gripper_closed=False)
+    assert ex.intervention and ex.source == SOURCE_HUMAN and ex.action[1] == pytest.approx(0.3)
+
+    # no command arrived for step 2: a hold with the gripper where it is, flagged unseen
+    ex = tb.executed(7, tb.observe("o3", 3)[1], holding=False, gripper_closed=True)
+    assert ex.unseen and ex.source == SOURCE_HOLD and not ex.action[:GRIPPER_DIM].any()
+    assert ex.action[GRIPPER_DIM] == GRIPPER_CLOSED
+
+    # the robot held (stale command) although a command came: the hold is what it executed, not unseen
+    tb.command(7, 3, [1, 1, 1, 0, 0, 0, 1], intervention=False, source=SOURCE_POLICY)
+    ex = tb.executed(7, tb.observe("o4", 4)[1], holding=True, gripper_closed=False)
+    assert ex.source == SOURCE_HOLD and not ex.unseen and ex.action[GRIPPER_DIM] == GRIPPER_OPEN
+    assert not ex.action[:GRIPPER_DIM].any()
+
+
+def test_transition_builder_forgets_old_commands_and_a_new_episode_starts_clean():
+    tb = TransitionBuilder()
+    tb.command(1, 0, np.zeros(7), False, SOURCE_POLICY)
+    tb.command(1, 5, np.ones(7), False, SOURCE_POLICY)
+    tb.executed(1, 5, holding=False, gripper_closed=False)
+    assert tb.commands == {}  # step 0's command can no longer be used
+    tb.observe("o", 3)
+    tb.command(1, 6, np.ones(7), False, SOURCE_POLICY)
+    tb.clear()
+    assert tb.prev is None and tb.commands == {}
+
+
+def test_transition_ends_terminal_on_success_truncated_on_the_limit():
+    assert TransitionBuilder(end_on_success=True).ends(True, 5, 10) == (True, False)
+    assert TransitionBuilder(end_on_success=True).ends(False, 10, 10) == (False, True)
+    assert TransitionBuilder(end_on_success=True).ends(False, 4, 10) == (False, False)
+    # success does not end the episode: not terminal, and truncated at the limit
+    assert TransitionBuilder(end_on_success=False).ends(True, 10, 10) == (False, True)
+
+
+def test_task_defaults_from_the_sim_and_none_for_unknown_tasks():
+    d = task_defaults("connector_insertion/usb")
+    assert d.instruction and d.limit_steps and d.limit_steps > 0
+    unknown = task_defaults("my_real_cell/screw_in")
+    assert unknown.instruction is None and unknown.limit_steps is None
+    assert DEFAULT_LIMIT_STEPS > 0
+
+
+def test_runner_summary_counts_by_kind():
+    r = EpisodeRunner(EpisodePlan(first_seed=0, eval_every=1, eval_episodes=1, eval_first_seed=100_000), 10)
+    run_episode(r, True)
+    run_episode(r, False)  # evaluation
+    run_episode(r, True)
+    s = r.summary()
+    assert (s["train_episodes"], s["train_successes"], s["eval_episodes"], s["eval_successes"]) == (2, 2, 1, 0)
+    assert len(s["episodes"]) == 3

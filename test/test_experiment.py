@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rldg_ros.config import ConfigError
-from rldg_ros.experiment.config import load_experiment_config, slug
+from rldg_ros.experiment.config import load_experiment_config
+from rldg_ros.experiment.layout import slug
 from rldg_ros.experiment.report import near_insertion_actions, write_report
 
 RLDG = str(Path(sys.executable).parent / "rldg")

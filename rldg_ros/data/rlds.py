@@ -161,7 +161,7 @@ class RldsWriter:
     """Streams episodes into shards (``shard_mb`` each); ``close()`` names the shards and writes the metadata."""
 
     def __init__(self, out_dir: str | Path, name: str, image_shape: tuple[int, int, int], state_dim: int,
-                 version: str = "1.0.0", shard_mb: float = 256.0, description: str = "") -> None:
+                 version: str = spec.DATASET_VERSION, shard_mb: float = 256.0, description: str = "") -> None:
         if not name.replace("_", "").isalnum() or not name[0].isalpha() or name.lower() != name:
             raise ValueError(f"dataset name {name!r}: use lower_snake_case starting with a letter (a TFDS name)")
         self.name, self.version = name, version

@@ -120,5 +120,3 @@ def load_experiment_config(profile: str | None = "quick", path: str | Path | Non
     return cfg
 
 
-def slug(task: str) -> str:
-    return task.replace("/", "__")

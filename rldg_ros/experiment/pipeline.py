@@ -30,7 +30,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rldg_ros.experiment.config import SOURCES, ExperimentConfig, slug
+from rldg_ros.experiment.config import SOURCES, ExperimentConfig
+from rldg_ros.experiment.layout import DATASET_VERSION, RunLayout, slug
 from rldg_ros.spec import EVAL_FIRST_SEED
 
 
@@ -47,7 +48,8 @@ class Experiment:
         self.profile = profile
         self.log = log
         self.run.mkdir(parents=True, exist_ok=True)
-        self.meta_path = self.run / "experiment.json"
+        self.layout = RunLayout(self.run)
+        self.meta_path = self.layout.meta
         self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
         self.meta.update({"profile": profile, "config": asdict(cfg)})
         self.meta.setdefault("stages", {})
@@ -76,7 +78,7 @@ class Experiment:
     def _up(self, graph: str, args: dict, duration: float, log_name: str, domain: int | None = None) -> int:
         cmd = [_rldg(), "up", graph, *(f"{k}:={v}" for k, v in args.items()), "--processes",
                "--duration", f"{duration:.0f}"]
-        logf = self.run / "logs" / f"{log_name}.log"
+        logf = self.layout.log(log_name)
         logf.parent.mkdir(parents=True, exist_ok=True)
         with open(logf, "w") as f:
             f.write(" ".join(cmd) + "\n")
@@ -93,7 +95,7 @@ class Experiment:
             p = Path(self.cfg.specialist_dir) / slug(task)
             if p.exists():
                 return p
-        return self.run / "specialists" / slug(task)
+        return self.layout.specialist(task)
 
     def train_specialists(self) -> dict:
         info = {}
@@ -139,7 +141,7 @@ class Experiment:
 
         if not self.cfg.collect_human_during_rl or self.meta["stages"].get("collect", {}).get("done"):
             return
-        todo = [t for t in self.cfg.tasks if not (self.run / "bags" / "human" / slug(t) / "collected.json").exists()]
+        todo = [t for t in self.cfg.tasks if not (self.layout.bags("human", t) / "collected.json").exists()]
         if not todo:
             return
         pool = ThreadPoolExecutor(1, thread_name_prefix="collect_human")
@@ -152,7 +154,7 @@ class Experiment:
 
     def collect_one(self, source: str, task: str, domain: int | None = None) -> dict:
         c = self.cfg
-        out = self.run / "bags" / source / slug(task)
+        out = self.layout.bags(source, task)
         done = out / "collected.json"
         if done.exists():
             return json.loads(done.read_text())
@@ -202,7 +204,7 @@ class Experiment:
         if c.relabel:
             names.append(f"human_relabeled_{c.episodes}")
         names += [f"{s}_{k}" for k in c.scaling_runs()[0] for s in ("rl", "human")]
-        return {n: [self.run / "data" / n / slug(t) / "1.0.0" for t in c.tasks] for n in names}
+        return {n: [self.layout.dataset(n, t) for t in c.tasks] for n in names}
 
     def convert(self) -> dict:
         from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
@@ -217,11 +219,11 @@ class Experiment:
                 self.log(f"experiment: {task}: only {n} successful episodes for one source; both use {n}")
             info[task] = {"episodes_per_source": n}
             for name, source, k, relabel in self.convert_jobs(task, n):
-                out = self.run / "data" / name
-                if (out / slug(task) / "1.0.0" / "dataset_info.json").exists():
+                out = self.layout.data_root(name)
+                if (self.layout.dataset(name, task) / "dataset_info.json").exists():
                     continue
                 conv = Converter(TopicMap(), ConvertOptions(max_episodes=k, relabel=relabel, progress=False))
-                rep = conv.run([self.run / "bags" / source / slug(task)], out, slug(task))
+                rep = conv.run([self.layout.bags(source, task)], out, slug(task))
                 for problem in rep.problems:
                     self.log(f"experiment: convert {name} ({task}): {problem}")
                 info[task][name] = {"episodes": sum(rep.episodes_written.values()), "steps": rep.steps_written}
@@ -248,7 +250,7 @@ class Experiment:
         if given:
             return Path(given)
         steps = self.cfg.pretrain_steps_octo if model == "octo" else self.cfg.pretrain_steps_openvla
-        return self.run / "models" / f"base_{model}" if steps > 0 else None
+        return self.layout.base(model) if steps > 0 else None
 
     def pretrain(self) -> dict:
         from rldg_ros.vla.pretrain_data import write_pretraining_dataset
@@ -256,8 +258,8 @@ class Experiment:
         c = self.cfg
         info = {}
         models = sorted(set(c.models) | set(c.scaling_runs()[1]))
-        data = self.run / "models" / "pretrain_data"
-        ds = data / "rldg_sim_pretrain" / "1.0.0"
+        data = self.layout.model("pretrain_data")
+        ds = data / "rldg_sim_pretrain" / DATASET_VERSION
         need = [m for m in models if self.base(m) is not None and not (self.base(m) / "training_summary.json").exists()]
         if need and not (ds / "dataset_info.json").exists():
             shutil.rmtree(data, ignore_errors=True)
@@ -294,7 +296,7 @@ class Experiment:
         jobs = []
         for r in self.runs():
             name = f"{r['model']}_{r['data']}"
-            out = self.run / "models" / name
+            out = self.layout.model(name)
             if (out / "training_summary.json").exists() and _finished(out):
                 continue
             steps = c.finetune_steps_octo if r["model"] == "octo" else c.finetune_steps_openvla
@@ -313,7 +315,7 @@ class Experiment:
         return {"finetuned": info}
 
     def policies(self) -> list[dict]:
-        models = self.run / "models"
+        models = self.layout.models
         rows = [{"name": f"{r['model']}_{r['data']}", "spec": f"{r['model']}:{models / (r['model'] + '_' + r['data'])}",
                  "kind": "generalist", **r} for r in self.runs()]
         for t in self.cfg.tasks:
@@ -324,7 +326,7 @@ class Experiment:
 
     def evaluate(self) -> dict:
         c = self.cfg
-        edir = self.run / "eval"
+        edir = self.layout.eval_dir
         edir.mkdir(exist_ok=True)
         jobs = []
         for p in self.policies():
@@ -350,7 +352,7 @@ class Experiment:
     def probe(self) -> dict:
         """The data probe (probe.py): state -> action MLP behaviour cloning on every fine-tuning dataset."""
         c = self.cfg
-        edir = self.run / "eval"
+        edir = self.layout.eval_dir
         edir.mkdir(exist_ok=True)
         sets = self.datasets()
         info = {}
@@ -376,9 +378,9 @@ class Experiment:
         return {"probe": info}
 
     def collect_results(self) -> dict:
-        rows = [json.loads(f.read_text()) for f in sorted((self.run / "eval").glob("*.json"))]
+        rows = [json.loads(f.read_text()) for f in sorted(self.layout.eval_dir.glob("*.json"))]
         res = {"profile": self.profile, "config": asdict(self.cfg), "stages": self.meta["stages"], "evaluations": rows}
-        (self.run / "results.json").write_text(json.dumps(res, indent=1))
+        self.layout.results.write_text(json.dumps(res, indent=1))
         return {}
 
     def run_all(self, stop_after: str | None = None) -> Path:
@@ -397,7 +399,7 @@ class Experiment:
         self.meta["total_minutes_this_invocation"] = (time.monotonic() - t0) / 60
         self.meta["total_minutes"] = sum(s.get("seconds", 0) for s in self.meta["stages"].values()) / 60
         self._save()
-        return self.run / "results.json"
+        return self.layout.results
 
 
 # the pipeline's stages in order, and the method that runs each

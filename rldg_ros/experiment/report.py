@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rldg_ros.experiment.config import slug
+from rldg_ros.experiment.layout import RunLayout
 from rldg_ros.spec import EVAL_FIRST_SEED
 
 SOURCE_LABEL = {"rl": "RL data (RLDG)", "human": "human(-like) data", "human_relabeled": "human states + RL actions"}
@@ -41,7 +41,7 @@ class ReportError(ValueError):
 
 
 def _load(run: Path) -> dict:
-    f = run / "results.json"
+    f = RunLayout(run).results
     if not f.exists():
         raise ReportError(f"{f} does not exist: run 'rldg experiment rldg --run-dir {run}' first (or it stopped "
                           "before evaluating)")
@@ -206,7 +206,7 @@ class _Report:
         self.run = run
         self.res = _load(run)
         self.cfg = cfg = self.res["config"]
-        self.out = out or run / "report"
+        self.out = out or RunLayout(run).report
         self.out.mkdir(parents=True, exist_ok=True)
         self.evals = self.res["evaluations"]
         self.N = cfg["episodes"]
@@ -339,7 +339,7 @@ class _Report:
         near = {}
         data_rows = []
         for s in ("rl", "human", "human_relabeled"):
-            dirs = [self.run / "data" / f"{s}_{N}" / slug(t) / "1.0.0" for t in cfg["tasks"]]
+            dirs = [RunLayout(self.run).dataset(f"{s}_{N}", t) for t in cfg["tasks"]]
             eps = _episode_arrays(dirs)
             if not eps:
                 continue

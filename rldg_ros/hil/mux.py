@@ -24,10 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from rldg_ros.config import param
-from rldg_ros.spec import ACTION_DIM, ACTION_MOTION, GRIPPER_DIM
+from rldg_ros.spec import (
+    ACTION_DIM,
+    ACTION_MOTION,
+    GRIPPER_DIM,
+    SOURCE_HOLD,
+    SOURCE_HUMAN,
+    SOURCE_POLICY,
+    SOURCE_SCRIPTED,
+)
 
-# mirror rldg_msgs constants without importing ROS here
-SOURCE_POLICY, SOURCE_HUMAN, SOURCE_SCRIPTED, SOURCE_HOLD = 0, 1, 2, 3
 MODE_POLICY, MODE_HUMAN, MODE_PAUSE, MODE_HOLD = 0, 1, 2, 3
 MODE_NAMES = {MODE_POLICY: "policy", MODE_HUMAN: "human", MODE_PAUSE: "pause", MODE_HOLD: "hold"}
 

@@ -24,8 +24,8 @@ from rldg_ros.qos import SENSOR
 @dataclass
 class CameraConfig:
     backend: str = param("sim", choices=("sim", "realsense"), help="where the frames come from")
-    source_image: str = param("camera/camera/color/image_raw", help="driver colour stream (in)")
-    source_info: str = param("camera/camera/color/camera_info", help="driver intrinsics (in)")
+    source_image: str = param(topics.WRIST_IMAGE.name, help="driver colour stream (in)")
+    source_info: str = param(topics.WRIST_CAMERA_INFO.name, help="driver intrinsics (in)")
     size: int = param(128, min=16, max=1024, help="output side length (px)")
 
 

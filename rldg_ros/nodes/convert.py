@@ -8,7 +8,7 @@ import numpy as np
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import CameraInfo, Image, Joy
 
-from rldg_msgs.msg import Action, RobotState
+from rldg_msgs.msg import Action, Observation, RobotState
 from rldg_msgs.srv import EpisodeCommand
 from rldg_ros.episodes import MARK_FAILURE, MARK_SUCCESS, OPERATOR_END
 from rldg_ros.spec import (
@@ -134,3 +134,12 @@ def robot_state_to_array(msg: RobotState) -> np.ndarray:
     s[STATE_FORCE], s[STATE_TORQUE] = (f.x, f.y, f.z), (t.x, t.y, t.z)
     s[STATE_GRIPPER_WIDTH] = msg.gripper_width
     return s
+
+
+def observation_msg(state_msg: RobotState, image: Image | None, privileged: list | None) -> Observation:
+    """The observation a transition carries: the state array, the gripper flag, the privileged features (sim-only
+    mode), the wrist image (pixels mode); stamped as the state."""
+    o = Observation(header=state_msg.header, image=image if image is not None else Image())
+    o.state = ([float(v) for v in robot_state_to_array(state_msg)] + [1.0 if state_msg.gripper_closed else 0.0]
+               + [float(v) for v in ([] if privileged is None else privileged)])
+    return o

@@ -20,12 +20,10 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from std_msgs.msg import Bool
 
 from rldg_msgs.msg import EpisodeEvent, RobotState
-from rldg_msgs.srv import EpisodeCommand, ResetEpisode
 from rldg_ros import topics
 from rldg_ros.config import param
-from rldg_ros.episodes import EpisodePlan, EpisodeRunner
-from rldg_ros.nodes.base import RldgNode
-from rldg_ros.nodes.convert import OPERATOR_REASONS
+from rldg_ros.episodes import MARK_SUCCESS, EpisodePlan, EpisodeRunner, task_defaults
+from rldg_ros.nodes.episode_node import EpisodeNode
 from rldg_ros.qos import RELIABLE_10
 from rldg_ros.spec import CONTROL_HZ
 
@@ -47,7 +45,7 @@ class TeleopEpisodesConfig:
     report_path: str = param("", help="write the episodes (seed, success, steps, reason) as JSON here at the end")
 
 
-class TeleopEpisodes(RldgNode):
+class TeleopEpisodes(EpisodeNode):
     CONFIG = TeleopEpisodesConfig
     DEFAULT_NAME = "teleop_episodes"
 
@@ -56,26 +54,14 @@ class TeleopEpisodes(RldgNode):
         c = self.cfg
         self.lock = threading.Lock()
         group = ReentrantCallbackGroup()
-        self.instruction, self.time_limit = c.instruction, c.time_limit_s
-        try:  # a sim task knows its instruction and time limit
-            from rldg_ros.sim.tasks import TASKS
-
-            if c.task in TASKS:
-                task = TASKS[c.task]()
-                self.instruction = self.instruction or task.instruction
-                self.time_limit = self.time_limit or task.time_limit / 10.0
-        except ImportError:  # a real cell without the sim installed
-            pass
-        self.time_limit = self.time_limit or 60.0
-        self.episodes = EpisodeRunner(EpisodePlan(episodes=c.episodes, successes=c.successes,
-                                                  first_seed=c.first_seed), int(round(self.time_limit * c.control_hz)))
+        limit = (int(round(c.time_limit_s * c.control_hz)) if c.time_limit_s
+                 else task_defaults(c.task).limit_steps or int(round(60.0 * c.control_hz)))
+        self.setup_episodes(EpisodeRunner(EpisodePlan(episodes=c.episodes, successes=c.successes,
+                                                      first_seed=c.first_seed), limit),
+                            self.task_instruction(c.instruction), group)
         self.auto = c.auto_start or c.input in ("expert", "human_like")
-        self.episode_id = 0
         self.gt_success = False
         self.armed = False
-        self.pub = self.create_publisher(EpisodeEvent, topics.EPISODE.name, RELIABLE_10)
-        self.reset_client = self.create_client(ResetEpisode, topics.RESET_EPISODE.name, callback_group=group)
-        self.create_service(EpisodeCommand, topics.EPISODE_COMMAND.name, self._on_command, callback_group=group)
         self.create_subscription(Bool, topics.SIM_SUCCESS.name, self._on_success, RELIABLE_10)
         self.create_subscription(RobotState, topics.ROBOT_STATE.name, self._on_state, RELIABLE_10)
         self.create_timer(0.1, self._tick, callback_group=group)
@@ -98,44 +84,21 @@ class TeleopEpisodes(RldgNode):
                 if self.episodes.timed_out():
                     self._end(False, "timeout")
 
-    def _event(self, kind: int, success: bool = False, reason: str = "", steps: int = 0) -> None:
-        e = EpisodeEvent()
-        e.header.stamp = self.get_clock().now().to_msg()
-        e.event, e.episode_id, e.task_id = kind, self.episode_id, self.cfg.task
-        e.language_instruction, e.success, e.reason, e.num_steps = self.instruction, success, reason, steps
-        self.pub.publish(e)
+    def on_started(self, episode) -> None:
+        self.gt_success, self.armed = False, False
+        self.get_logger().info(f"episode {episode.episode_id} started (seed {episode.seed}): {self.instruction}")
 
-    def _start(self) -> None:
-        if not self.reset_client.service_is_ready():
-            return
-        nxt = self.episodes.next_start()
-        if nxt is None:
-            return
-        future = self.reset_client.call_async(ResetEpisode.Request(task_id=self.cfg.task, seed=nxt[1]))
-        future.add_done_callback(self._started)
-
-    def _started(self, future) -> None:
-        with self.lock:
-            try:
-                r = future.result()
-            except Exception:  # noqa: BLE001 - a failed call is a failed reset: ask again later
-                r = None
-            if r is None or not r.success:
-                self.episodes.start_failed()
-                self.get_logger().error(f"reset failed: {getattr(r, 'message', 'no response')}")
-                return
-            self.episode_id = self.episodes.started(int(r.episode_id), int(r.seed)).episode_id
-            self.gt_success, self.armed = False, False
-            self._event(EpisodeEvent.EVENT_START)
-            self.get_logger().info(f"episode {self.episode_id} started (seed {r.seed}): {self.instruction}")
+    def operator_end(self, reason: str) -> str:
+        self._end(reason == MARK_SUCCESS, reason)
+        return "episode ended"
 
     def _end(self, success: bool, reason: str) -> None:
         e = self.episodes.current
         if e is None:
             return
-        self._event(EpisodeEvent.EVENT_END, success, reason, e.steps)
+        self.publish_event(EpisodeEvent.EVENT_END, e, success, reason)
         self.episodes.end(success, reason, cycle_time_s=e.steps / self.cfg.control_hz)
-        self.get_logger().info(f"episode {self.episode_id} ended: {reason} "
+        self.get_logger().info(f"episode {e.episode_id} ended: {reason} "
                                f"({self.episodes.successes}/{self.episodes.episodes_done} successes)")
 
     def _tick(self) -> None:
@@ -152,30 +115,7 @@ class TeleopEpisodes(RldgNode):
                     self.finish(f"teleop_episodes: {self.episodes.episodes_done} episodes done, "
                                 f"{self.episodes.successes} successful")
             elif self.auto:
-                self._start()
-
-    def _on_command(self, request: EpisodeCommand.Request, response: EpisodeCommand.Response):
-        with self.lock:
-            cmd = request.command
-            if cmd == EpisodeCommand.Request.START:
-                if self.episodes.running:
-                    response.success, response.message = False, f"episode {self.episode_id} is running"
-                elif self.episodes.all_done():
-                    response.success, response.message = False, (
-                        f"done: {self.episodes.episodes_done} episodes, {self.episodes.successes} successful")
-                else:
-                    self._start()
-                    response.success, response.message = True, "starting the next episode"
-            elif cmd in OPERATOR_REASONS:
-                if not self.episodes.running:
-                    response.success, response.message = False, "no episode is running"
-                else:
-                    self._end(cmd == EpisodeCommand.Request.MARK_SUCCESS, OPERATOR_REASONS[cmd])
-                    response.success, response.message = True, "episode ended"
-            else:
-                response.success, response.message = False, f"unknown episode command {cmd}"
-            response.episode_id = self.episode_id
-        return response
+                self.request_reset()
 
     def shutdown(self) -> None:
         if self.cfg.report_path:

@@ -24,6 +24,7 @@ from sensor_msgs.msg import Image
 from rldg_msgs.msg import Action, EpisodeEvent, RobotState
 from rldg_ros import topics
 from rldg_ros.config import param
+from rldg_ros.episodes import task_defaults
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import RELIABLE_10, SENSOR
@@ -55,14 +56,7 @@ class VlaPolicy(RldgNode):
         c = self.cfg
         self.policy = load_policy(c.model, c.checkpoint, c.seed)
         self.uses_state = self.policy.uses_state
-        self.instruction = c.instruction
-        if not self.instruction:
-            try:
-                from rldg_ros.sim.tasks import make_task
-
-                self.instruction = make_task(c.task).instruction
-            except (ImportError, KeyError):
-                self.instruction = c.task.replace("_", " ")
+        self.instruction = c.instruction or task_defaults(c.task).instruction or c.task.replace("_", " ")
         self.chunks = ChunkExecutor(c.chunk_mode, c.execute_steps, c.ensemble_decay)
         self.lock = threading.Lock()
         self.images: deque[tuple[float, tuple, np.ndarray | Image]] = deque(maxlen=8)

@@ -41,18 +41,46 @@ class ActorPolicy:
 
     def build(self, meta: dict) -> bool:
         """The agent a learner with this meta trains; -> True if it was (re)built."""
+        if self.meta is not None and all(meta[k] == self.meta[k] for k in _SHAPE_KEYS):
+            return False
+        self.agent, self.obs_cfg, self.template = self._make(meta)
+        self.meta = meta
+        return True
+
+    @staticmethod
+    def _make(meta: dict):
         from rldg_ros.rl.agent import SACAgent
         from rldg_ros.rl.spaces import LAYOUTS, ObsConfig
 
+        agent = SACAgent(AgentConfig(**meta["agent"]), int(meta["state_dim"]), len(LAYOUTS[meta["layout"]]),
+                         image_size=meta["obs"]["image_size"] if meta["obs_mode"] == "pixels" else None,
+                         grasp=bool(meta["grasp"]), discount=float(meta["discount"]))
+        return agent, ObsConfig(**meta["obs"]), agent.actor_params(agent.init(0)["params"])
+
+    def receive(self, meta: dict, blob: bytes, version: int) -> tuple[bool, bool]:
+        """A learner's streamed parameters with its meta: the agent is rebuilt if the meta's network differs, and
+        nothing changes if the blob does not fit it (raises). -> (rebuilt, first parameters)."""
+        from rldg_ros.rl.agent import from_bytes
+
         if self.meta is not None and all(meta[k] == self.meta[k] for k in _SHAPE_KEYS):
-            return False
-        self.agent = SACAgent(AgentConfig(**meta["agent"]), int(meta["state_dim"]), len(LAYOUTS[meta["layout"]]),
-                              image_size=meta["obs"]["image_size"] if meta["obs_mode"] == "pixels" else None,
-                              grasp=bool(meta["grasp"]), discount=float(meta["discount"]))
-        self.obs_cfg = ObsConfig(**meta["obs"])
-        self.template = self.agent.actor_params(self.agent.init(0)["params"])
-        self.meta = meta
-        return True
+            params = from_bytes(self.template, blob)
+            rebuilt = False
+        else:
+            agent, obs_cfg, template = self._make(meta)
+            params = from_bytes(template, blob)
+            self.agent, self.obs_cfg, self.template, self.meta = agent, obs_cfg, template, meta
+            rebuilt = True
+        return rebuilt, self.use(params, version)
+
+    def required_parts(self) -> set[str]:
+        """The inputs of a control step this policy needs besides the state and the reward."""
+        mode = self.obs_mode
+        return {"image"} if mode == "pixels" else {"privileged"} if mode == "privileged" else set()
+
+    def describe(self) -> str:
+        m = self.meta or {}
+        label = " (PRIVILEGED sim state)" if self.obs_mode == "privileged" else ""
+        return f"obs {self.obs_mode}{label}, layout {m.get('layout')}, grasp {m.get('grasp')}"
 
     def load_checkpoint(self, path: str) -> None:
         from rldg_ros.rl.agent import from_bytes
@@ -63,13 +91,6 @@ class ActorPolicy:
         state = from_bytes(self.agent.init(0), raw)
         self.params = self.agent.actor_params(state["params"])
         self.version = int(meta["step"])
-
-    def decode_blob(self, blob: bytes):
-        """Actor parameters from a learner's blob for the agent :meth:`build` made (raises on one that does not fit
-        it); :meth:`use` them."""
-        from rldg_ros.rl.agent import from_bytes
-
-        return from_bytes(self.template, blob)
 
     def use(self, params, version: int) -> bool:
         """Act with these parameters from now on; -> True if they are the first."""

@@ -110,7 +110,9 @@ def _pretrain(ns) -> int:
         if not data:
             tasks, counts = _corpus(ns)
             data_root = Path(ns.corpus) if ns.corpus else Path(ns.out) / "data"
-            ds = data_root / "rldg_sim_pretrain" / "1.0.0"
+            from rldg_ros.spec import DATASET_VERSION
+
+            ds = data_root / "rldg_sim_pretrain" / DATASET_VERSION
             if not (ds / "dataset_info.json").exists():
                 if ds.exists():  # an interrupted recording: start it over
                     import shutil
