@@ -42,3 +42,33 @@ def test_wilson_interval_always_holds_the_observed_rate():
             assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n, lo, hi)
     assert wilson_interval(20, 20)[1] == 1.0 and wilson_interval(0, 20)[0] == 0.0
     assert wilson_interval(13, 100) == pytest.approx((0.0776, 0.2098), abs=1e-4)
+
+
+def test_every_policy_kind_loads_through_one_contract(tmp_path):
+    """octo, openvla, rl, expert and human_like are registered kinds; the scripted ones load without a checkpoint,
+    are sim-only and act once bound to a cell; a learned kind without a checkpoint is refused by name."""
+    import numpy as np
+
+    from rldg_ros.config import ConfigError
+    from rldg_ros.sim.env import CellConfig, make_env
+    from rldg_ros.vla.policy import LOADERS, is_sim_only
+    from rldg_ros.vla.serving import load_policy
+
+    assert {"octo", "openvla", "rl", "expert", "human_like"} <= set(LOADERS)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        load_policy("octo", "")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_policy("rl", str(tmp_path / "nope"))
+    p = load_policy("expert")
+    assert is_sim_only(p) and p.name == "expert"
+    with pytest.raises(RuntimeError, match="bind"):
+        p.act({"state": np.zeros(20)}, "")
+    env = make_env("connector_insertion/usb", CellConfig())
+    try:
+        obs, _ = env.reset(seed=5)
+        p.bind(env, 5)
+        p.reset()
+        a = np.asarray(p.act({"state": obs["state"], "sim": obs}, "insert the usb"))
+        assert a.shape == (7,) and np.all(np.isfinite(a)) and np.abs(a).max() > 0
+    finally:
+        env.close()

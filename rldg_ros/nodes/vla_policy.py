@@ -23,11 +23,12 @@ from sensor_msgs.msg import Image
 
 from rldg_msgs.msg import Action, EpisodeEvent, RobotState
 from rldg_ros import topics
-from rldg_ros.config import param
+from rldg_ros.config import ConfigError, param
 from rldg_ros.episodes import task_defaults
 from rldg_ros.nodes.base import RldgNode
 from rldg_ros.nodes.convert import image_to_array, robot_state_to_array
 from rldg_ros.qos import RELIABLE_10, SENSOR
+from rldg_ros.vla.policy import is_sim_only
 from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, load_policy
 
 
@@ -55,6 +56,9 @@ class VlaPolicy(RldgNode):
         super().__init__(node_name, **kwargs)
         c = self.cfg
         self.policy = load_policy(c.model, c.checkpoint, c.seed)
+        if is_sim_only(self.policy):
+            raise ConfigError(f"{c.checkpoint}: a sim-only policy (privileged sim state) cannot run on a robot graph; "
+                              "evaluate it in the sim (rldg eval, or the eval_rl graph)")
         self.uses_state = self.policy.uses_state
         self.instruction = c.instruction or task_defaults(c.task).instruction or c.task.replace("_", " ")
         self.chunks = ChunkExecutor(c.chunk_mode, c.execute_steps, c.ensemble_decay)

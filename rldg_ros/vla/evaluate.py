@@ -40,9 +40,10 @@ def parse_policy(spec: str) -> tuple[str, str]:
     raise ValueError(f"policy {spec!r}: use expert, human_like, rl:PATH, octo:PATH or openvla:PATH")
 
 
-class _Generalist:
-    """octo/openvla loaded and executed as the vla_policy node does by default (temporal ensembling of the chunks,
-    uniform weights; deterministic octo sampling)."""
+class _Executed:
+    """Any registered policy executed as the vla_policy node executes it: a generalist's chunks by the serving
+    defaults (receding horizon 1; deterministic octo sampling) unless ``execution`` overrides them; a sim-only
+    policy (scripted, privileged RL) bound to the cell at each episode start."""
 
     def __init__(self, kind: str, path: str, execution: dict | None = None) -> None:
         from rldg_ros.vla.serving import CHUNK_DEFAULTS, ChunkExecutor, load_policy
@@ -57,13 +58,20 @@ class _Generalist:
         self.chunks = ChunkExecutor(ex.get("chunk_mode", mode), int(ex.get("execute_steps", n)),
                                     float(ex.get("decay", decay)))
 
-    def reset(self) -> None:
+    def start(self, env, seed: int) -> None:
+        if hasattr(self.policy, "bind"):
+            self.policy.bind(env, seed)
         self.policy.reset()
         self.chunks.reset()
 
     def act(self, obs: dict, instruction: str) -> np.ndarray:
-        if self.chunks.needs_prediction():
-            self.chunks.add(self.policy.act({"image": obs["wrist"], "state": obs["state"]}, instruction))
+        observation = {"image": obs.get("wrist"), "state": obs["state"], "sim": obs}
+        if not self.chunks.needs_prediction():
+            return self.chunks.next()
+        out = np.asarray(self.policy.act(observation, instruction))
+        if out.ndim == 1:  # one action, not a chunk: executed as it is
+            return out
+        self.chunks.add(out)
         return self.chunks.next()
 
 
@@ -74,31 +82,18 @@ def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = EV
     from tqdm import tqdm
 
     from rldg_ros.sim.env import CellConfig, make_env
-    from rldg_ros.sim.policies import make_policy
 
     kind, path = parse_policy(spec)
     env = make_env(task, CellConfig(wrist_camera=kind not in SCRIPTED))
-    gen = _Generalist(kind, path, execution) if kind in ("octo", "openvla") else None
-    rl = None
-    if kind == "rl":
-        from rldg_ros.rl.policy import RLPolicy
-
-        rl = RLPolicy(path)
+    policy = _Executed(kind, path, execution)
     results = []
     try:
         for i in tqdm(range(episodes), desc=f"eval {spec} on {task}", disable=not progress):
             seed = first_seed + i
             obs, info = env.reset(seed=seed)
-            scripted = make_policy(kind, env, seed=seed) if kind in SCRIPTED else None
-            if gen is not None:
-                gen.reset()
+            policy.start(env, seed)
             for _ in range(env.task.time_limit):
-                if scripted is not None:
-                    a = scripted.act(obs)
-                elif rl is not None:
-                    a = rl.act(obs["state"], obs.get("wrist"), env.task.privileged(env))
-                else:
-                    a = gen.act(obs, env.task.instruction)
+                a = policy.act(obs, env.task.instruction)
                 obs, _, term, trunc, info = env.step(np.clip(a, -1.0, 1.0))
                 if term or trunc:
                     break

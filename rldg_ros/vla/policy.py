@@ -6,7 +6,11 @@ call, whatever the policy is. Every learned policy kind is registered by name wi
 A policy has ``name``, ``uses_state`` (whether it reads ``observation["state"]``), ``reset()`` at each episode start,
 and ``act(observation, instruction)`` -> one 7-D action or an ``(H, 7)`` chunk in the cell's action space
 (``rldg_ros.spec``). ``observation`` has ``image`` (the HxWx3 uint8 wrist image) and ``state`` (the robot state).
-The scripted demonstrators (``rldg_ros.sim.policies``) act on the simulator's own observation and stay sim-only.
+
+Sim-only policies (the scripted demonstrators ``expert`` / ``human_like``, and RL specialists trained on privileged
+sim state) read the simulator itself: they have ``sim_only = True`` and ``bind(env, seed)``, which an in-process
+evaluation calls at each episode start; the ``vla_policy`` node refuses them. Kinds registered with
+``needs_checkpoint=False`` (the scripted ones) load without a folder.
 """
 
 from __future__ import annotations
@@ -28,16 +32,24 @@ class Policy(Protocol):
 
 #: kind -> loader(checkpoint, seed) -> Policy
 LOADERS: dict[str, Callable[[str, int], Policy]] = {}
+#: kinds that load without a checkpoint folder (scripted)
+CHECKPOINT_FREE: set[str] = set()
 
 
-def register_policy(kind: str) -> Callable:
+def register_policy(kind: str, needs_checkpoint: bool = True) -> Callable:
     """Decorator: ``@register_policy("octo")`` on a loader ``(checkpoint: str, seed: int) -> Policy``."""
 
     def deco(fn: Callable[[str, int], Policy]) -> Callable[[str, int], Policy]:
         LOADERS[kind] = fn
+        if not needs_checkpoint:
+            CHECKPOINT_FREE.add(kind)
         return fn
 
     return deco
+
+
+def is_sim_only(policy) -> bool:
+    return bool(getattr(policy, "sim_only", False))
 
 
 def check_image(observation: dict) -> np.ndarray:

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rldg_ros.vla.policy import LOADERS, Policy, register_policy
+from rldg_ros.vla.policy import CHECKPOINT_FREE, LOADERS, Policy, register_policy
 
 
-def load_policy(kind: str, checkpoint: str, seed: int = 0) -> Policy:
-    """A registered policy kind (octo, openvla, rl) from its checkpoint folder; bad input raises ConfigError."""
+def load_policy(kind: str, checkpoint: str = "", seed: int = 0) -> Policy:
+    """A registered policy kind (octo, openvla, rl; expert, human_like without a checkpoint) from its checkpoint
+    folder; bad input raises ConfigError."""
     from rldg_ros.config import ConfigError
 
     if kind not in LOADERS:
         raise ConfigError(f"model {kind!r}: use {', '.join(sorted(LOADERS))}")
+    if kind in CHECKPOINT_FREE:
+        return LOADERS[kind](checkpoint, seed)
     if not checkpoint:
         raise ConfigError(f"a {kind} policy needs checkpoint:=PATH (a generalist or RL checkpoint directory)")
     if not Path(checkpoint).exists():
@@ -41,22 +44,30 @@ def _load_openvla(checkpoint: str, seed: int) -> Policy:  # noqa: ARG001 - argma
 
 
 class _RLSpecialist:
-    """An RL specialist's checkpoint behind the policy contract (it ignores the instruction)."""
+    """An RL specialist's checkpoint behind the policy contract (it ignores the instruction). One trained on
+    privileged sim state is sim-only: it reads the goal features from the cell it is bound to."""
 
     name = "rl"
     uses_state = True
 
     def __init__(self, checkpoint: str) -> None:
-        from rldg_ros.config import ConfigError
         from rldg_ros.rl.policy import RLPolicy
 
         self.rl = RLPolicy(checkpoint)
-        if self.rl.obs_mode == "privileged":
-            raise ConfigError(f"{checkpoint}: a privileged-state policy needs the sim's goal features; serve it with "
-                              "eval_rl instead")
+        self.sim_only = self.rl.obs_mode == "privileged"
+        self.env = None
+
+    def bind(self, env, seed: int) -> None:  # noqa: ARG002 - the specialist acts with its mean
+        self.env = env
 
     def act(self, observation: dict, instruction: str) -> np.ndarray:  # noqa: ARG002
-        return self.rl.act(observation["state"], observation["image"] if self.rl.obs_mode == "pixels" else None)
+        privileged = None
+        if self.sim_only:
+            if self.env is None:
+                raise RuntimeError("a privileged-state RL policy needs the sim's goal features: bind(env, seed) first")
+            privileged = self.env.task.privileged(self.env)
+        return self.rl.act(observation["state"], observation.get("image") if self.rl.obs_mode == "pixels" else None,
+                           privileged)
 
     def reset(self) -> None:
         pass
@@ -65,6 +76,43 @@ class _RLSpecialist:
 @register_policy("rl")
 def _load_rl(checkpoint: str, seed: int) -> Policy:  # noqa: ARG001 - the specialist acts with its mean
     return _RLSpecialist(checkpoint)
+
+
+class ScriptedDemonstrator:
+    """A scripted demonstrator of the sim cell (``rldg_ros.sim.policies``: ``expert``, ``human_like``) behind the
+    policy contract. Sim-only: it follows the task's waypoints from the cell's own state, so it is bound to the cell
+    at each episode start (``bind(env, seed)``: its noise and hesitation are seeded by the episode)."""
+
+    uses_state = False
+    sim_only = True
+
+    def __init__(self, style: str) -> None:
+        self.name = style
+        self.impl = None
+
+    def bind(self, env, seed: int) -> None:
+        from rldg_ros.sim.policies import make_policy
+
+        self.impl = make_policy(self.name, env, seed=seed)
+
+    def act(self, observation: dict, instruction: str) -> np.ndarray:  # noqa: ARG002 - it reads the cell
+        if self.impl is None:
+            raise RuntimeError(f"{self.name}: a scripted demonstrator acts only in the sim: bind(env, seed) first")
+        return self.impl.act(observation.get("sim", observation))
+
+    def reset(self) -> None:
+        pass
+
+
+def _scripted_loader(style: str):
+    def load(checkpoint: str, seed: int) -> Policy:  # noqa: ARG001 - seeded per episode by bind()
+        return ScriptedDemonstrator(style)
+
+    return load
+
+
+for _style in ("expert", "human_like"):
+    register_policy(_style, needs_checkpoint=False)(_scripted_loader(_style))
 
 
 #: (chunk_mode, execute_steps, ensemble_decay) of the vla_policy node and of in-process evaluation: replan every
