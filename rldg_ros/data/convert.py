@@ -33,6 +33,7 @@ import yaml
 from rldg_ros.config import param
 from rldg_ros.data.bags import BagReport, find_bags, read_bag
 from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
+from rldg_ros.spec import ACTION_POS, ACTION_ROT, GRIPPER_DIM
 
 RLDG_STATE_FIELDS = [
     "tcp_pose.position.x", "tcp_pose.position.y", "tcp_pose.position.z",
@@ -667,10 +668,10 @@ class _BagEpisodes:
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise ValueError(field_error(self.bag, m.action_topic, action_msg, "action_fields", f)) from None
         if m.gripper_topic:
-            a[6] = self.gripper
+            a[GRIPPER_DIM] = self.gripper
         if m.action_frame == "base" and self.state is not None:  # into the wrist frame with the TCP pose
             rot = quat_matrix(self.state[3])
-            a[:3], a[3:6] = rot.T @ a[:3], rot.T @ a[3:6]
+            a[ACTION_POS], a[ACTION_ROT] = rot.T @ a[ACTION_POS], rot.T @ a[ACTION_ROT]
         return a
 
     def _new_open(self, t: int, episode_id: int) -> _Open:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.experiment.layout import RunLayout
-from rldg_ros.spec import EVAL_FIRST_SEED
+from rldg_ros.spec import ACTION_POS, EVAL_FIRST_SEED, STATE_POS
 
 SOURCE_LABEL = {"rl": "RL data (RLDG)", "human": "human(-like) data", "human_relabeled": "human states + RL actions"}
 SOURCE_COLOR = {"rl": "#1f77b4", "human": "#ff7f0e", "human_relabeled": "#2ca02c"}
@@ -157,7 +157,7 @@ def near_insertion_actions(episodes: list[dict], radius_m: float = 0.015) -> np.
     insertion point (state[:3] is the TCP position)."""
     rows = []
     for e in episodes:
-        pos = e["state"][:, :3]
+        pos = e["state"][:, STATE_POS]
         near = np.linalg.norm(pos - pos[-1], axis=1) < radius_m
         rows.append(e["action"][near])
     return np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
@@ -175,7 +175,7 @@ def _specialist_note(task: str, v: dict) -> str:
 
 def _mean_norm(actions: np.ndarray) -> float:
     """Mean translation norm of actions (nan for none)."""
-    return float(np.mean(np.linalg.norm(actions[:, :3], axis=1))) if len(actions) else float("nan")
+    return float(np.mean(np.linalg.norm(actions[:, ACTION_POS], axis=1))) if len(actions) else float("nan")
 
 
 def _cell(a) -> str:
@@ -347,7 +347,7 @@ class _Report:
             lens = [len(e["action"]) for e in eps]
             acts = np.concatenate([e["action"] for e in eps])
             data_rows.append(f"| {SOURCE_LABEL[s]} | {len(eps)} | {sum(lens)} | {np.mean(lens):.1f} | "
-                             f"{np.mean(np.linalg.norm(acts[:, :3], axis=1)):.2f} | "
+                             f"{np.mean(np.linalg.norm(acts[:, ACTION_POS], axis=1)):.2f} | "
                              f"{_mean_norm(near[s]):.2f} |")
         if near:
             fig, axes = self.plt.subplots(1, 3, figsize=(11, 3.2))

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rldg_ros.spec import ACTION_POS, GRIPPER_DIM
+
 FORMAT = "rldg-reward-frames"
 VERSION = 1
 PHASES = ("rollout", "explore", "withdraw", "survey")
@@ -155,9 +157,9 @@ def sim_episode(env, policy_name: str, seed: int, protocol: CollectProtocol) -> 
     grip = -1.0 if env.task.grasping else 1.0
     for _ in range(protocol.survey_steps):
         a = np.zeros(7)
-        a[:3] = rng.uniform(-1.0, 1.0, 3)
+        a[ACTION_POS] = rng.uniform(-1.0, 1.0, 3)
         a[5] = rng.uniform(-1.0, 1.0)
-        a[6] = grip
+        a[GRIPPER_DIM] = grip
         obs, _, _, _, info = env.step(a)
         step += 1
         yield obs["wrist"], bool(info["success"]), step, 3
@@ -175,14 +177,14 @@ def sim_episode(env, policy_name: str, seed: int, protocol: CollectProtocol) -> 
         a = np.asarray(pol.act(obs), np.float64).copy()
         a[:2] += rng.normal(0.0, protocol.explore_scale, 2)
         a[5] += rng.normal(0.0, protocol.explore_scale)
-        a[6] = grip
+        a[GRIPPER_DIM] = grip
         obs, _, _, _, info = env.step(np.clip(a, -1, 1))
         step += 1
         yield obs["wrist"], bool(info["success"]), step, 1
     for _ in range(protocol.withdraw_steps):
         a = np.zeros(7)
         a[2] = -protocol.withdraw_speed  # wrist -z = up for a gripper pointing down
-        a[6] = grip
+        a[GRIPPER_DIM] = grip
         obs, _, _, _, info = env.step(a)
         step += 1
         yield obs["wrist"], bool(info["success"]), step, 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rldg_ros.rl.spaces import ObsConfig, TaskRL, from_env_action, proprio_features
+from rldg_ros.spec import GRIPPER_DIM
 
 
 def observation(state20: np.ndarray, image: np.ndarray | None, privileged: np.ndarray | None,
@@ -74,7 +75,7 @@ def scripted_demos(task_id: str, obs_cfg: ObsConfig, task: TaskRL, style: str, n
                 o, r, term, trunc, _ = env.step(a)
                 nobs = observation(o["state"], o.get("wrist"), env.task.privileged(env), obs_cfg)
                 executed = a.copy()
-                executed[6] = env.gripper_cmd  # what the cell did (non-grasping tasks keep it closed)
+                executed[GRIPPER_DIM] = env.gripper_cmd  # what the cell did (non-grasping tasks keep it closed)
                 episode.append(transition(obs, executed, r, term, nobs, task.layout, prev_g, True))
                 obs = nobs
                 if term or trunc:

@@ -14,7 +14,7 @@ import numpy as np
 from rldg_ros.rl.demos import observation, transition
 from rldg_ros.rl.learner import Learner, LearnerConfig
 from rldg_ros.rl.spaces import to_env_action
-from rldg_ros.spec import EVAL_FIRST_SEED
+from rldg_ros.spec import EVAL_FIRST_SEED, GRIPPER_DIM
 
 
 def evaluate(learner: Learner, env, episodes: int, seed: int) -> float:
@@ -80,7 +80,7 @@ def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, ev
         prev_g = int(env.gripper_cmd > 0)
         o, r, term, trunc, _ = env.step(full)
         executed = full.copy()
-        executed[6] = env.gripper_cmd
+        executed[GRIPPER_DIM] = env.gripper_cmd
         nobs = observation(o["state"], o.get("wrist"), env.task.privileged(env), learner.obs_cfg)
         seq += 1
         learner.receive("direct", seq, transition(obs, executed, r, term, nobs, learner.task.layout, prev_g,

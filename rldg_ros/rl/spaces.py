@@ -107,14 +107,14 @@ def to_env_action(a: np.ndarray, layout: str, gripper: float) -> np.ndarray:
     """Policy output (layout dims, in [-1, 1]) + gripper (+1 close / -1 open) -> the 7-D rldg action."""
     full = np.zeros(7, np.float32)
     full[list(LAYOUTS[layout])] = np.clip(a, -1.0, 1.0)
-    full[6] = gripper
+    full[spec.GRIPPER_DIM] = gripper
     return full
 
 
 def from_env_action(full: np.ndarray, layout: str) -> tuple[np.ndarray, int]:
     """Executed 7-D action -> (layout dims, gripper class 0 = open / 1 = close)."""
     full = np.asarray(full, np.float32)
-    return np.clip(full[list(LAYOUTS[layout])], -1.0, 1.0), int(full[6] > 0)
+    return np.clip(full[list(LAYOUTS[layout])], -1.0, 1.0), int(full[spec.GRIPPER_DIM] > 0)
 
 
 class RolloutNoise:

@@ -204,11 +204,12 @@ class SimEnv(gym.Env):
         if retarget:
             pos, quat = self.tcp_pose()
             rot = quat_to_mat(quat)
-            target = np.clip(pos + rot @ (a[:3] * self.cfg.action_scale_pos), self.task.ws_low, self.task.ws_high)
-            dq = quat_from_axis_angle(a[3:6] * self.cfg.action_scale_rot)
+            target = np.clip(pos + rot @ (a[spec.ACTION_POS] * self.cfg.action_scale_pos), self.task.ws_low,
+                             self.task.ws_high)
+            dq = quat_from_axis_angle(a[spec.ACTION_ROT] * self.cfg.action_scale_rot)
             self.controller.set_target(target, quat_mul(self.controller.target_quat, dq))
         if self.task.grasping:
-            self.gripper_cmd = 1.0 if a[6] > 0 else -1.0
+            self.gripper_cmd = spec.GRIPPER_CLOSED if a[spec.GRIPPER_DIM] > 0 else spec.GRIPPER_OPEN
         self._apply_gripper()
         for _ in range(self.substeps):
             self._physics_step()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rldg_ros.sim.geometry import quat_to_mat
+from rldg_ros.spec import ACTION_MOTION, ACTION_POS, ACTION_ROT, GRIPPER_DIM
 
 
 @dataclass(frozen=True)
@@ -107,15 +108,15 @@ class ScriptedPolicy(Policy):
             cap = min(s.descent, PRECISE_DESCENT) if wp.precise else s.descent
             a_world[2] = np.clip(a_world[2], -cap, cap)
         a = np.zeros(7)
-        a[:3] = rot.T @ a_world
+        a[ACTION_POS] = rot.T @ a_world
         yaw_err = (wp.yaw - _yaw_of(rot) + np.pi) % (2 * np.pi) - np.pi
-        a[3:6] = rot.T @ np.array([0.0, 0.0, s.gain * yaw_err / env.cfg.action_scale_rot])
-        a[:6] = np.clip(a[:6], -s.max_action, s.max_action)
+        a[ACTION_ROT] = rot.T @ np.array([0.0, 0.0, s.gain * yaw_err / env.cfg.action_scale_rot])
+        a[ACTION_MOTION] = np.clip(a[ACTION_MOTION], -s.max_action, s.max_action)
         if s.noise:
-            a[:6] += self.rng.normal(0.0, s.noise, 6)
+            a[ACTION_MOTION] += self.rng.normal(0.0, s.noise, 6)
         if s.hesitation and self.rng.random() < s.hesitation:
-            a[:6] = 0.0
-        a[6] = wp.gripper
+            a[ACTION_MOTION] = 0.0
+        a[GRIPPER_DIM] = wp.gripper
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 

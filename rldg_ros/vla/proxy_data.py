@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
-from rldg_ros.spec import COLLECT_FIRST_SEED
+from rldg_ros.spec import ACTION_POS, COLLECT_FIRST_SEED
 
 
 def write_noisy_expert(tasks: list[str], out: str | Path, episodes: int, std: float = 0.3) -> Path:
@@ -42,7 +42,7 @@ def write_noisy_expert(tasks: list[str], out: str | Path, episodes: int, std: fl
                     t = env.task
                     s = 0.0 if t.insertion_depth(env) > 0 else std * min(1.0, t.lateral_error(env) / 0.01)
                     executed = a.copy()
-                    executed[:3] = np.clip(executed[:3] + rng.normal(0.0, s, 3), -1.0, 1.0)
+                    executed[ACTION_POS] = np.clip(executed[ACTION_POS] + rng.normal(0.0, s, 3), -1.0, 1.0)
                     obs, _, term, trunc, info = env.step(executed)
                     if term or trunc:
                         break
