@@ -1,4 +1,5 @@
-"""RL specialists: learner updates/s (batch 256; state and pixels) and the rl_actor's 10 Hz loop latency.
+"""RL specialists: learner updates/s (batch 256; state, pixels, and pixels with a frozen encoder whose embeddings
+are cached in the replay) and the rl_actor's 10 Hz loop latency.
 
 * learner: ``Learner.train_step`` on filled buffers (random data: speed does not depend on the values); one step =
   ``utd`` (2) critic updates + 1 actor update, as configured in config/nodes/rl.yaml; sampling from the numpy buffers
@@ -19,14 +20,19 @@ from pathlib import Path
 import numpy as np
 from stamped import paced_latency, stamp_ns
 
+EMBED_CACHE = 4
+
 
 def _learner(mode: str, run_dir: str, seconds: float) -> tuple[dict, object]:
+    from rldg_ros.rl.agent import AgentConfig
     from rldg_ros.rl.learner import Learner, LearnerConfig
     from rldg_ros.rl.spaces import ObsConfig
 
+    cached = mode == "pixels_cached"
     cfg = LearnerConfig(task="connector_insertion/usb", run_dir=run_dir, demos="none", capacity=20000,
                         demo_capacity=20000, steps_per_transition=0, checkpoint_every_s=1e9,
-                        obs=ObsConfig(mode=mode))
+                        obs=ObsConfig(mode="pixels" if cached else mode),
+                        agent=AgentConfig(embed_cache=EMBED_CACHE if cached else 0))
     L = Learner(cfg, tensorboard=False, progress=False)
     rng = np.random.default_rng(0)
     for buf in (L.online, L.demo):
@@ -49,6 +55,16 @@ def _learner(mode: str, run_dir: str, seconds: float) -> tuple[dict, object]:
     out = {"first_step_with_compile_s": compile_s,
            "learner_steps_per_s": n / dt, "critic_updates_per_s": n * cfg.agent.utd / dt, "batch_size":
            cfg.agent.batch_size, "utd": cfg.agent.utd}
+    if cached:  # what the cache costs instead: each arriving transition's two frames encoded K times, in batches
+        ts = [{"state": np.zeros(20, np.float32), "next_state": np.zeros(20, np.float32),
+               "image": rng.integers(0, 256, (128, 128, 3), dtype=np.uint8),
+               "next_image": rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)} for _ in range(64)]
+        L._encoded(ts)  # compile
+        t0, m = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds / 4 or m < 2:
+            L._encoded(ts)
+            m += 1
+        out.update(embed_cache=EMBED_CACHE, transitions_encoded_per_s=m * len(ts) / (time.perf_counter() - t0))
     L.checkpoint("bench")
     L.close()
     return out, cfg
@@ -115,16 +131,22 @@ def _actor_latency(mode: str, run_dir: str, seconds: float) -> dict:
 
 
 def measure(seconds: float = 20.0) -> dict:
-    """``RLDG_BENCH_RL_MODES`` (default ``state,pixels``) picks the observation modes."""
+    """``RLDG_BENCH_RL_MODES`` (default ``state,pixels,pixels_cached``) picks the observation modes."""
     results = {}
-    modes = [m for m in os.environ.get("RLDG_BENCH_RL_MODES", "state,pixels").split(",") if m]
+    modes = [m for m in os.environ.get("RLDG_BENCH_RL_MODES", "state,pixels,pixels_cached").split(",") if m]
     for mode in modes:
         with tempfile.TemporaryDirectory() as tmp:
             learn, _ = _learner(mode, tmp, seconds)
             results[f"learner_{mode}"] = learn
-            results[f"actor_{mode}_10hz"] = _actor_latency(mode, tmp, seconds)
+            if mode != "pixels_cached":  # the actor acts on the image the same way with or without the cache
+                results[f"actor_{mode}_10hz"] = _actor_latency(mode, tmp, seconds)
+    p, c = results.get("learner_pixels"), results.get("learner_pixels_cached")
+    if p and c:
+        results["pixels_cached_speedup"] = c["learner_steps_per_s"] / p["learner_steps_per_s"]
     return {"task": "connector_insertion/usb", "note": "pixels = 128x128 wrist image + proprio; learner step = "
-            "2 critic updates + 1 actor update at batch 256", "results": results}
+            "2 critic updates + 1 actor update at batch 256; pixels_cached: frozen encoder, "
+            f"{EMBED_CACHE} augmented embeddings per frame kept in the replay (AgentConfig.embed_cache)",
+            "results": results}
 
 
 if __name__ == "__main__":

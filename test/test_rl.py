@@ -334,3 +334,102 @@ def test_rollout_noise_keeps_its_std_and_its_correlation_time():
     assert np.abs(noise.sample((3,)) - a).max() > 0.05
     with pytest.raises(ValueError, match="steps >= 1"):
         RolloutNoise(0.3, 0.5)
+
+
+@pytest.mark.slow
+def test_cached_embeddings_train_the_head_on_a_frozen_encoder():
+    """embed_cache: the replay holds K augmented encodings per frame; updates train the head, actor and critics on
+    them and never change the conv encoder; the policy, acting on raw images, learns an image-dependent action."""
+    import jax
+
+    from rldg_ros.rl.agent import AgentConfig, SACAgent
+
+    cfg = AgentConfig(hidden=[64, 64], batch_size=64, utd=2, lr=1e-3, latent_dim=16, channels=[8, 8],
+                      embed_features=2, embed_cache=3)
+    agent = SACAgent(cfg, 2, 1, image_size=32)
+    assert agent.cached and agent.embed_dim == 16
+    state = agent.init(0)
+    agent.frozen_encoder = True
+    rng = np.random.default_rng(0)
+
+    def frames(sign):  # the target action is +0.6 on bright frames, -0.6 on dark ones
+        base = np.where(sign[:, None, None, None] > 0, 200, 40)
+        return np.clip(base + rng.integers(-20, 20, (len(sign), 32, 32, 3)), 0, 255).astype(np.uint8)
+
+    def batch(n):
+        sign = rng.choice([-1.0, 1.0], n)
+        img = frames(sign)
+        z = agent.embed(state["params"], img, jax.random.PRNGKey(int(rng.integers(1 << 30))), crops=3)
+        assert z.shape == (n, 3, 16) and z.dtype == np.float16
+        z = z[np.arange(n), rng.integers(0, 3, n)]
+        a = rng.uniform(-1, 1, (n, 1)).astype(np.float32)
+        r = (1.0 - (a[:, 0] - 0.6 * sign) ** 2).astype(np.float32)
+        s = np.zeros((n, 2), np.float32)
+        return {"state": s, "next_state": s, "embedding": z, "next_embedding": z, "action": a, "reward": r,
+                "terminal": np.ones(n, np.float32), "gripper": np.ones(n, np.int32),
+                "gripper_changed": np.zeros(n, np.float32), "intervention": np.zeros(n, np.float32)}
+
+    conv0 = np.asarray(state["params"]["encoder"]["encoder"]["conv0"]["kernel"]).copy()
+    head0 = np.asarray(state["params"]["encoder"]["project"]["kernel"]).copy()
+    probe_sign = np.array([1.0, -1.0] * 8)
+    probe = frames(probe_sign)
+
+    def error(st):
+        ap = agent.actor_params(st["params"])
+        acts = [agent.act(ap, {"state": np.zeros(2, np.float32), "image": im}, jax.random.PRNGKey(0), True)[0][0]
+                for im in probe]
+        return float(np.mean((np.asarray(acts) - 0.6 * probe_sign) ** 2))
+
+    err0 = error(state)
+    for _ in range(400):
+        b = [batch(64) for _ in range(2)]
+        state, _ = agent.update(state, {k: np.stack([x[k] for x in b]) for k in b[0]})
+    assert np.array_equal(conv0, np.asarray(state["params"]["encoder"]["encoder"]["conv0"]["kernel"]))
+    assert not np.allclose(head0, np.asarray(state["params"]["encoder"]["project"]["kernel"]))  # the head learns
+    err1 = error(state)
+    assert err1 < 0.3 * err0 and err1 < 0.06, (err0, err1)
+
+
+@pytest.mark.slow
+def test_learner_with_an_embedding_cache_encodes_once_and_resumes_from_its_log(tmp_path):
+    """Transitions arrive with images; the buffers keep K encodings per frame (not the images); a restarted learner
+    re-encodes what only its write-ahead log held; updates run on the cached encodings."""
+    from rldg_ros.rl.agent import AgentConfig
+    from rldg_ros.rl.learner import Learner, LearnerConfig
+
+    def cfg():
+        return LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run"), demos="none",
+                             capacity=500, checkpoint_every_s=1e9, steps_per_transition=0,
+                             obs=ObsConfig(mode="pixels", image_size=32),
+                             agent=AgentConfig(hidden=[32, 32], batch_size=8, utd=1, latent_dim=16, channels=[8, 8],
+                                               embed_features=2, embed_cache=2))
+
+    rng = np.random.default_rng(0)
+
+    def t(i):
+        return {"state": rng.normal(size=20).astype(np.float32), "next_state": rng.normal(size=20).astype(np.float32),
+                "image": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                "next_image": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                "action": rng.uniform(-1, 1, 3).astype(np.float32), "gripper": np.int32(1),
+                "gripper_changed": np.float32(0), "reward": np.float32(i % 7 == 0),
+                "terminal": np.float32(i % 7 == 0), "intervention": np.float32(0)}
+
+    L = Learner(cfg(), tensorboard=False, progress=False)
+    assert set(L.online.specs) >= {"embedding", "next_embedding"} and "image" not in L.online.specs
+    for i in range(1, 21):
+        L.receive("a", i, t(i))
+    L.flush()
+    assert len(L.online) == 20 and L.online.data["embedding"][:20].shape == (20, 2, 16)
+    assert np.abs(L.online.data["embedding"][:20].astype(np.float32)).sum() > 0
+    assert L.sample()["embedding"].shape == (1, 8, 16)
+    L.train_step()
+    L.checkpoint("test")
+    for i in range(21, 31):  # only in the write-ahead log
+        L.receive("a", i, t(i))
+    L.flush()
+    L.close()
+    R = Learner(cfg(), tensorboard=False, progress=False)
+    assert len(R.online) == 30 and R.acked == {"a": 30}
+    assert np.abs(R.online.data["embedding"][20:30].astype(np.float32)).sum() > 0
+    R.train_step()
+    R.close()

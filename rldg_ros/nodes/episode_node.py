@@ -4,7 +4,9 @@ START / END announcements on ``rldg/episode``. The nodes add what their episodes
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 
 from rldg_msgs.msg import EpisodeEvent
 from rldg_msgs.srv import EpisodeCommand, ResetEpisode
@@ -105,6 +107,12 @@ class EpisodeNode(RldgNode):
                 response.success, response.message = False, f"unknown episode command {cmd}"
             response.episode_id = self.last_episode_id()
         return response
+
+    def write_report(self, path: str, **extra) -> None:
+        """The run's episodes as JSON (task, ``extra``, counts by kind, one row per episode)."""
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(json.dumps({"task": self.cfg.task, **extra, **self.episodes.summary()}, indent=1))
 
     def last_episode_id(self) -> int:
         e = self.episodes.current

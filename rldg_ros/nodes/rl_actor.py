@@ -206,10 +206,6 @@ class RlActor(EpisodeNode):
             if not self.episodes.running:
                 self.start_next()
 
-    def summary(self) -> dict:
-        return {"task": self.cfg.task, "actor_id": self.actor_id, "obs_mode": self.policy.obs_mode,
-                "pending": len(self.link), **self.episodes.summary()}
-
     def begin_drain(self) -> None:
         with self.lock:
             self.draining = True
@@ -222,9 +218,8 @@ class RlActor(EpisodeNode):
             return self.cfg.eval_only or not len(self.link)
 
     def shutdown(self) -> None:
-        if self.cfg.report_path:
-            Path(self.cfg.report_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(self.cfg.report_path).write_text(json.dumps(self.summary(), indent=1))
+        self.write_report(self.cfg.report_path, actor_id=self.actor_id, obs_mode=self.policy.obs_mode,
+                          pending=len(self.link))
         stats = self.link.stats()
         if stats["unacked"] and not self.cfg.eval_only:  # the learner stopped with the graph before acknowledging
             self.get_logger().warning(f"{stats['unacked']} transition(s) not acknowledged by a learner at shutdown")

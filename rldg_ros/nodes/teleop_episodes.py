@@ -10,11 +10,9 @@ scripted input (expert / human_like) or ``auto_start`` the next episode starts b
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from std_msgs.msg import Bool
@@ -118,8 +116,4 @@ class TeleopEpisodes(EpisodeNode):
                 self.request_reset()
 
     def shutdown(self) -> None:
-        if self.cfg.report_path:
-            out = Path(self.cfg.report_path)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps({"task": self.cfg.task, "input": self.cfg.input,
-                                       "episodes": self.episodes.history}, indent=1))
+        self.write_report(self.cfg.report_path, input=self.cfg.input)

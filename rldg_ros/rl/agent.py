@@ -42,6 +42,10 @@ class AgentConfig:
                              "mean action to the executed action on intervened/demo transitions (0: pure SAC; -1: "
                              "the task's default, see rldg_ros.rl.spaces.task_defaults)")
     crop_pad: int = param(4, min=0, max=16, help="pixels: random-crop padding (0: no augmentation)")
+    embed_cache: int = param(0, min=0, max=16, help="pixels with a frozen pretrained encoder: the replay keeps K "
+                             "embeddings per frame (K random crops, encoded once when the transition arrives) and "
+                             "updates train the head and the networks on them, never running the conv encoder "
+                             "(0: encode the images in every update)")
     grasp_penalty: float = param(-0.02, max=0.0, help="reward added to the grasp critic when the gripper changes")
     grasp_epsilon: float = param(0.1, min=0.0, max=1.0, help="exploration: random gripper decision probability")
     log_std_min: float = param(-10.0, help="actor log std lower bound")
@@ -57,12 +61,21 @@ def _build(cfg: AgentConfig, action_dim: int, image_size: int | None, grasp: boo
     Encoder = encoder_module()
 
     class ImageFeatures(nn.Module):
-        @nn.compact
+        """encoder (conv + spatial embedding: frozen when pretrained) -> head (projection, LayerNorm, tanh)."""
+
+        def setup(self):
+            self.encoder = Encoder(tuple(cfg.channels), cfg.embed_features)
+            self.project = nn.Dense(cfg.latent_dim)
+            self.norm = nn.LayerNorm()
+
+        def embed(self, images):
+            return self.encoder(images.astype(jnp.float32) / 255.0 - 0.5)
+
+        def head(self, z):
+            return jnp.tanh(self.norm(self.project(z)))
+
         def __call__(self, images):
-            x = images.astype(jnp.float32) / 255.0 - 0.5
-            z = Encoder(tuple(cfg.channels), cfg.embed_features, name="encoder")(x)
-            z = nn.Dense(cfg.latent_dim, name="project")(z)
-            return jnp.tanh(nn.LayerNorm(name="norm")(z))
+            return self.head(self.embed(images))
 
     class MLP(nn.Module):
         out: int
@@ -139,20 +152,51 @@ class SACAgent:
         self.nets = _build(cfg, action_dim, image_size, grasp)
         self.opt = optax.adam(cfg.lr)
         self.frozen_encoder = False
+        #: the replay holds embeddings of the frozen encoder, not images (AgentConfig.embed_cache)
+        self.cached = bool(image_size and cfg.embed_cache > 0)
+        self.embed_dim = cfg.channels[-1] * cfg.embed_features if image_size else 0
         self._update = jax.jit(self._update_impl)
         self._act = jax.jit(self._act_impl, static_argnames=("deterministic",))
+        self._embed = jax.jit(self._embed_impl, static_argnames=("crops",))
 
     # -- parameters --------------------------------------------------------------------------------------------
     def features(self, params, obs, rng=None):
         import jax.numpy as jnp
 
         parts = [obs["state"]]
-        if self.image_size:
+        if self.image_size and "embedding" in obs:  # cached: augmented when it was encoded
+            z = obs["embedding"].astype(jnp.float32)
+            parts.insert(0, self.nets["encoder"].apply({"params": params["encoder"]}, z,
+                                                       method=lambda m, z: m.head(z)))
+        elif self.image_size:
             images = obs["image"]
             if rng is not None:
                 images = _random_crop(rng, images, self.cfg.crop_pad)
             parts.insert(0, self.nets["encoder"].apply({"params": params["encoder"]}, images))
         return jnp.concatenate(parts, -1)
+
+    def _embed_impl(self, encoder_params, images, rng, crops: int):
+        import jax
+        import jax.numpy as jnp
+
+        def one(key):
+            x = _random_crop(key, images, self.cfg.crop_pad) if key is not None else images
+            return self.nets["encoder"].apply({"params": encoder_params}, x, method=lambda m, x: m.embed(x))
+
+        if crops == 0:
+            return one(None)
+        return jnp.stack([one(k) for k in jax.random.split(rng, crops)], 1)
+
+    def embed(self, params, images: np.ndarray, rng=None, crops: int = 0) -> np.ndarray:
+        """The frozen encoder's embedding of a batch of images: ``crops`` = 0 -> (n, D) of the images as they are
+        (what the actor acts on); K -> (n, K, D) of K random crops (the replay's augmentation, float16)."""
+        import jax
+
+        if not self.image_size:
+            raise ValueError("embed: this agent has no image input")
+        rng = jax.random.PRNGKey(0) if rng is None else rng
+        z = np.asarray(self._embed(params["encoder"], np.asarray(images), rng, crops=int(crops)))
+        return z.astype(np.float16) if crops else z
 
     def init(self, seed: int = 0) -> dict[str, Any]:
         """A fresh train state: params, target params, optimiser states, rng, step."""
@@ -229,7 +273,7 @@ class SACAgent:
             raise ValueError(f"observation has {n} state features, this policy reads {self.state_dim} (20 proprio"
                              f"{' + goal features' if self.state_dim > 20 else ''}): a checkpoint from another "
                              "observation mode or code version; retrain or use a matching checkpoint")
-        if self.image_size and "image" not in obs:
+        if self.image_size and "image" not in obs and "embedding" not in obs:
             raise ValueError("this policy reads the wrist image (pixels mode); the observation has none")
 
     def act(self, aparams, obs: dict[str, np.ndarray], rng, deterministic: bool = False):
@@ -265,7 +309,9 @@ class SACAgent:
         rng, k_aug, k_aug2, k_pi, k_sub = jax.random.split(state["rng"], 5)
         obs = {"state": batch["state"]}
         nobs = {"state": batch["next_state"]}
-        if self.image_size:
+        if self.cached:
+            obs["embedding"], nobs["embedding"] = batch["embedding"], batch["next_embedding"]
+        elif self.image_size:
             obs["image"], nobs["image"] = batch["image"], batch["next_image"]
         alpha = jnp.exp(params["log_alpha"])
         mask = 1.0 - batch["terminal"]
@@ -283,7 +329,7 @@ class SACAgent:
 
         def loss_fn(p):
             feat = self.features({"encoder": p["encoder"]}, obs, k_aug)
-            if self.frozen_encoder:
+            if self.frozen_encoder and not self.cached:  # cached: the head learns, the conv encoder is not run
                 feat = jax.lax.stop_gradient(feat)
             q = self.nets["critic"].apply({"params": p["critic"]}, feat, batch["action"])
             loss = jnp.mean((q - y[None]) ** 2)
@@ -294,7 +340,7 @@ class SACAgent:
         new = dict(params)
         info = {"critic_loss": loss, "q": qmean, "target_q": y.mean()}
         opt = dict(state["opt"])
-        for name in ("critic",) if self.frozen_encoder else ("encoder", "critic"):
+        for name in ("critic",) if self.frozen_encoder and not self.cached else ("encoder", "critic"):
             upd, opt[name] = self.opt.update(grads[name], opt[name], params[name])
             new[name] = optax.apply_updates(params[name], upd)
 
@@ -333,7 +379,9 @@ class SACAgent:
         params = state["params"]
         rng, k_aug, k_pi = jax.random.split(state["rng"], 3)
         obs = {"state": batch["state"]}
-        if self.image_size:
+        if self.cached:
+            obs["embedding"] = batch["embedding"]
+        elif self.image_size:
             obs["image"] = batch["image"]
         feat = jax.lax.stop_gradient(self.features(params, obs, k_aug))
         alpha = jnp.exp(params["log_alpha"])

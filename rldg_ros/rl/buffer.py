@@ -1,8 +1,9 @@
 """Replay buffers (numpy ring buffers), their files, and the learner's write-ahead log.
 
 A transition is a dict of arrays: ``state``, ``next_state`` (normalised features, float32), ``image``,
-``next_image`` (uint8, pixels mode only), ``action`` (the executed action's continuous dims), ``gripper`` (0 open /
-1 close), ``gripper_changed``, ``reward``, ``terminal`` (no bootstrap), ``intervention``.
+``next_image`` (uint8, pixels mode only; with an embedding cache ``embedding``, ``next_embedding`` instead: K
+encodings of augmented crops per frame, float16), ``action`` (the executed action's continuous dims),
+``gripper`` (0 open / 1 close), ``gripper_changed``, ``reward``, ``terminal`` (no bootstrap), ``intervention``.
 
 Memory: numpy zero-filled arrays are allocated lazily by the OS, so a large capacity costs only what is filled.
 """
@@ -20,12 +21,17 @@ SCALARS = {"reward": np.float32, "terminal": np.float32, "gripper": np.int32, "g
            "intervention": np.float32}
 
 
-def field_specs(state_dim: int, action_dim: int, image_size: int | None) -> dict[str, tuple[tuple, type]]:
+def field_specs(state_dim: int, action_dim: int, image_size: int | None,
+                embed: tuple[int, int] | None = None) -> dict[str, tuple[tuple, type]]:
+    """``embed``: (K, D) with an embedding cache, stored instead of the images."""
     spec: dict[str, tuple[tuple, type]] = {
         "state": ((state_dim,), np.float32), "next_state": ((state_dim,), np.float32),
         "action": ((action_dim,), np.float32),
     }
-    if image_size:
+    if embed:
+        spec["embedding"] = (tuple(embed), np.float16)
+        spec["next_embedding"] = (tuple(embed), np.float16)
+    elif image_size:
         spec["image"] = ((image_size, image_size, 3), np.uint8)
         spec["next_image"] = ((image_size, image_size, 3), np.uint8)
     spec.update({k: ((), t) for k, t in SCALARS.items()})

@@ -123,7 +123,12 @@ class Learner:
         self.ckpt_root = self.run_dir / "checkpoints"
         self.ckpt_root.mkdir(parents=True, exist_ok=True)
         self.agent, self.task, self.obs_cfg, self.state_dim = make_agent(cfg)
-        specs = field_specs(self.state_dim, self.agent.action_dim, self.agent.image_size)
+        cached = self.agent.cached
+        if cached and not cfg.freeze_encoder:
+            raise ValueError("agent.embed_cache needs freeze_encoder: true (cached embeddings of a trained encoder "
+                             "would go stale)")
+        embed = (self.agent.cfg.embed_cache, self.agent.embed_dim) if cached else None
+        specs = field_specs(self.state_dim, self.agent.action_dim, self.agent.image_size, embed)
         self.online = ReplayBuffer(cfg.capacity, specs)
         self.demo = ReplayBuffer(cfg.demo_capacity, specs)
         self.rng = np.random.default_rng(cfg.seed)
@@ -133,6 +138,9 @@ class Learner:
 
             _, enc = load_checkpoint(cfg.encoder_checkpoint)
             self.state = self.agent.set_encoder(self.state, enc["encoder"], frozen=cfg.freeze_encoder)
+        elif cached:
+            self.agent.frozen_encoder = True  # a random conv encoder, fixed: only the head learns on its features
+        self._embed_key = 0
         self.step = 0
         self.acked: dict[str, int] = {}
         self.pending: list[tuple[str, int, dict]] = []
@@ -160,14 +168,22 @@ class Learner:
 
             transitions, info = scripted_demos(self.cfg.task, self.obs_cfg, self.task, src.split(":", 1)[1],
                                                self.cfg.num_demos, seed=10_000 + self.cfg.seed, progress=progress)
-            for t in transitions:
+            for t in self._encoded(transitions):
                 self.demo.add(t)
             self.metrics.write("demos", 0, info)
         else:
             path = Path(src)
             if not path.is_file():
                 raise FileNotFoundError(f"demos: {src!r} is neither 'scripted:<style>', 'none' nor a buffer file")
-            self.demo.load(path)
+            if self.agent.cached:  # a demo file holds images: encode them
+                raw = ReplayBuffer(self.cfg.demo_capacity, field_specs(self.state_dim, self.agent.action_dim,
+                                                                       self.agent.image_size))
+                raw.load(path)
+                rows = [{k: v[i] for k, v in raw.data.items()} for i in range(len(raw))]
+                for t in self._encoded(rows):
+                    self.demo.add(t)
+            else:
+                self.demo.load(path)
             self.metrics.write("demos", 0, {"file": str(path), "transitions": len(self.demo)})
 
     # -- ingestion ---------------------------------------------------------------------------------------------
@@ -182,12 +198,31 @@ class Learner:
     def flush(self) -> dict[str, int]:
         """Make pending transitions durable (WAL), add them to the buffers; -> acknowledged seq per actor."""
         if self.pending:
-            self.wal.append(self.pending)
-            for actor_id, seq, t in self.pending:
+            self.wal.append(self.pending)  # as received (images): a restart encodes them again
+            for (actor_id, seq, _), t in zip(self.pending, self._encoded([t for _, _, t in self.pending]),
+                                             strict=True):
                 self._add(t)
                 self.acked[actor_id] = seq
             self.pending = []
         return dict(self.acked)
+
+    def _encoded(self, ts: list[dict]) -> list[dict]:
+        """With an embedding cache: each transition's images replaced by K augmented encodings of each (one
+        batched pass of the frozen encoder); otherwise the transitions as they are."""
+        if not self.agent.cached or not ts:
+            return ts
+        import jax
+
+        k = self.agent.cfg.embed_cache
+        out = [{key: v for key, v in t.items() if key not in ("image", "next_image")} for t in ts]
+        for src, dst in (("image", "embedding"), ("next_image", "next_embedding")):
+            for i in range(0, len(ts), 256):
+                chunk = np.stack([t[src] for t in ts[i:i + 256]])
+                self._embed_key += 1
+                z = self.agent.embed(self.state["params"], chunk, jax.random.PRNGKey(self._embed_key), crops=k)
+                for j, row in enumerate(z):
+                    out[i + j][dst] = row
+        return out
 
     def _add(self, t: dict) -> None:
         self.online.add(t)
@@ -207,8 +242,13 @@ class Learner:
     def _batch(self, n: int) -> dict[str, np.ndarray]:
         if len(self.online) and len(self.demo):  # RLPD: symmetric sampling
             a, b = self.demo.sample(self.rng, n // 2), self.online.sample(self.rng, n - n // 2)
-            return {k: np.concatenate([a[k], b[k]]) for k in a}
-        return (self.demo if len(self.demo) else self.online).sample(self.rng, n)
+            out = {k: np.concatenate([a[k], b[k]]) for k in a}
+        else:
+            out = (self.demo if len(self.demo) else self.online).sample(self.rng, n)
+        if self.agent.cached:  # one of the K augmented encodings of each frame
+            for k in ("embedding", "next_embedding"):
+                out[k] = out[k][np.arange(n), self.rng.integers(0, out[k].shape[1], n)]
+        return out
 
     def sample(self) -> dict[str, np.ndarray]:
         """``utd`` minibatches stacked (the only part of a step that reads the buffers)."""
@@ -310,10 +350,13 @@ class Learner:
         self.ckpt_index = int(meta["index"])
         self.wal_name = meta["wal"]
         records, torn = WriteAheadLog.read(self.ckpt_root / self.wal_name, repair=True)
+        taken = []
         for actor_id, seq, t in records:
             if seq == self.acked.get(actor_id, 0) + 1:
-                self._add(t)
+                taken.append(t)
                 self.acked[actor_id] = seq
+        for t in self._encoded(taken):
+            self._add(t)
         self.wal = WriteAheadLog(self.ckpt_root / self.wal_name)
         self.steps_at_log = self.step
         self.last_ckpt_step = self.step
