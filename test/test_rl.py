@@ -433,3 +433,48 @@ def test_learner_with_an_embedding_cache_encodes_once_and_resumes_from_its_log(t
     assert np.abs(R.online.data["embedding"][20:30].astype(np.float32)).sum() > 0
     R.train_step()
     R.close()
+
+
+def _image_action_dataset(root, n_eps: int = 12, steps: int = 10):
+    """RLDS where the action is read from the image: bright frames -> +0.6 along x, dark frames -> -0.6."""
+    from rldg_ros.data.rlds import Episode, RldsWriter, encode_jpeg
+
+    rng = np.random.default_rng(0)
+    w = RldsWriter(root, "img_act", (32, 32, 3), 20)
+    for e in range(n_eps):
+        sign = rng.choice([-1.0, 1.0], steps)
+        imgs = [encode_jpeg(np.clip(np.full((32, 32, 3), 200 if s > 0 else 40) + rng.integers(-20, 20, (32, 32, 3)),
+                                    0, 255).astype(np.uint8)) for s in sign]
+        act = np.zeros((steps, 7), np.float32)
+        act[:, 0], act[:, 6] = 0.6 * sign, 1.0
+        w.write(Episode(imgs, rng.normal(size=(steps, 20)).astype(np.float32), act, np.zeros(steps, np.float32),
+                        "x", task="t", success=True), "val" if e % 4 == 0 else "train")
+    return w.close()
+
+
+@pytest.mark.slow
+def test_pretrained_visual_encoder_reads_the_image_and_starts_a_cached_pixel_learner(tmp_path):
+    """``rldg rl encoder``'s training: the encoder learns what the action needs from the image (validation R^2 on
+    held-out episodes); the learner loads it frozen (encoder_checkpoint) and caches its embeddings."""
+    from rldg_ros.rl.agent import AgentConfig
+    from rldg_ros.rl.encoder import EncoderConfig, load_encoder, train_encoder
+    from rldg_ros.rl.learner import Learner, LearnerConfig
+
+    ds = _image_action_dataset(tmp_path / "data")
+    meta = train_encoder([ds], tmp_path / "enc", EncoderConfig(image_size=32, channels=[8, 8], embed_features=2,
+                                                                 hidden=32, steps=300, eval_every=100),
+                         progress=False)
+    assert meta["history"][0]["val_motion_r2"] < 0.2 < 0.6 < meta["final_val_motion_r2"], meta["history"]
+    arch, enc = load_encoder(tmp_path / "enc")
+    assert arch == {"image_size": 32, "channels": [8, 8], "embed_features": 2}
+    L = Learner(LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run"), demos="none",
+                              capacity=100, checkpoint_every_s=1e9, encoder_checkpoint=str(tmp_path / "enc"),
+                              obs=ObsConfig(mode="pixels", image_size=32),
+                              agent=AgentConfig(hidden=[16, 16], batch_size=4, utd=1, latent_dim=8, channels=[8, 8],
+                                                embed_features=2, embed_cache=2)),
+                tensorboard=False, progress=False)
+    got = L.state["params"]["encoder"]["encoder"]["conv0"]["kernel"]
+    assert np.array_equal(np.asarray(got), np.asarray(enc["conv0"]["kernel"])) and L.agent.frozen_encoder
+    L.close()
+    with pytest.raises(FileNotFoundError, match="neither a visual encoder"):
+        load_encoder(tmp_path)

@@ -36,6 +36,18 @@ def add_parser(sub) -> None:
     d.add_argument("--eval-episodes", type=_positive, default=10)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_direct)
+    e = rsub.add_parser("encoder", help="pretrain the pixel specialists' frozen visual encoder on the sim corpus "
+                        "(no evaluation task or connector), or on RLDS data of your own")
+    e.add_argument("--out", required=True, help="checkpoint directory (encoder.json, encoder.msgpack)")
+    e.add_argument("--data", nargs="*", default=None, help="RLDS directories (default: the sim corpus)")
+    e.add_argument("--corpus", default=None, help="where the sim corpus is (or is recorded to; default OUT/data): "
+                   "the same corpus as 'rldg pretrain --corpus'")
+    e.add_argument("--steps", type=_positive, default=3000)
+    e.add_argument("--batch-size", type=_positive, default=64)
+    e.add_argument("--image-size", type=_positive, default=128)
+    e.add_argument("--workers", type=_positive, default=2, help="processes recording the corpus")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=_encoder)
 
 
 def _report(ns) -> int:
@@ -66,4 +78,32 @@ def _direct(ns) -> int:
     history = run_direct(cfg, ns.steps, eval_every=ns.eval_every, eval_episodes=ns.eval_episodes,
                          intervene=ns.intervene, rules_cfg=rules)
     print(json.dumps(history))
+    return 0
+
+
+def _encoder(ns) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from rldg_ros.rl.encoder import EncoderConfig, train_encoder
+    from rldg_ros.spec import DATASET_VERSION
+
+    data = ns.data
+    if not data:
+        from rldg_ros.vla.pretrain_data import corpus_counts, write_pretraining_dataset
+
+        root = Path(ns.corpus) if ns.corpus else Path(ns.out) / "data"
+        ds = root / "rldg_sim_pretrain" / DATASET_VERSION
+        if not (ds / "dataset_info.json").exists():
+            counts = corpus_counts()
+            write_pretraining_dataset(root, "rldg_sim_pretrain", list(counts), counts, ns.seed, workers=ns.workers)
+        data = [str(ds)]
+    cfg = EncoderConfig(image_size=ns.image_size, steps=ns.steps, batch_size=ns.batch_size, seed=ns.seed)
+    try:
+        meta = train_encoder(data, ns.out, cfg)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"rldg rl encoder: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: meta[k] for k in ("final_val_motion_r2", "train_transitions", "seconds")}))
     return 0

@@ -48,7 +48,8 @@ class LearnerConfig:
                                         "a restarted learner loses at most this many steps (transitions: none)")
     keep_checkpoints: int = param(2, min=1, help="checkpoints kept on disk")
     log_every: int = param(100, min=1, help="learner steps between metric lines")
-    encoder_checkpoint: str = param("", help="pixels: start the encoder from this reward-classifier checkpoint")
+    encoder_checkpoint: str = param("", help="pixels: start the encoder from this checkpoint: a visual encoder "
+                                    "pretrained on the sim corpus ('rldg rl encoder') or a reward classifier")
     freeze_encoder: bool = param(True, help="keep a pretrained encoder fixed")
     layout: str = param("", help="action layout override (empty: the task's default): " + ", ".join(LAYOUTS))
     discount: float = param(0.0, min=0.0, max=0.999, help="discount override (0: the task's default)")
@@ -134,10 +135,10 @@ class Learner:
         self.rng = np.random.default_rng(cfg.seed)
         self.state = self.agent.init(cfg.seed)
         if cfg.encoder_checkpoint:
-            from rldg_ros.reward.model import load_checkpoint
+            from rldg_ros.rl.encoder import load_encoder
 
-            _, enc = load_checkpoint(cfg.encoder_checkpoint)
-            self.state = self.agent.set_encoder(self.state, enc["encoder"], frozen=cfg.freeze_encoder)
+            _, enc = load_encoder(cfg.encoder_checkpoint)
+            self.state = self.agent.set_encoder(self.state, enc, frozen=cfg.freeze_encoder)
         elif cached:
             self.agent.frozen_encoder = True  # a random conv encoder, fixed: only the head learns on its features
         self._embed_key = 0
