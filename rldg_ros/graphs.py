@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rldg_ros import config_path
+from rldg_ros import config_path, topics
 from rldg_ros.executables import NODES
 from rldg_ros.spec import COLLECT_FIRST_SEED, EVAL_FIRST_SEED
 
@@ -134,6 +134,38 @@ def _rl_cell(with_interventions: bool) -> tuple[NodeSpec, ...]:
 
 _RECORDER = NodeSpec("recorder", "recorder", parameters={"out_dir": Arg("bag_dir")}, when=("record", "true"))
 
+#: the RL fleet: up to this many actor cells (``actors:=N``) feed one learner
+MAX_ACTORS = 4
+#: the actor <-> learner link, shared by every cell of a fleet (absolute names out of the cells' namespaces)
+_LINK_REMAPS = tuple((t.name, "/" + t.name) for t in (topics.TRANSITIONS, topics.TRANSITION_ACK, topics.POLICY_PARAMS))
+
+
+def _fleet_cell(i: int) -> tuple[NodeSpec, ...]:
+    """Actor cell ``i`` of ``train_rl_fleet``: its own robot, camera, mux, reward and actor under ``actor_<i>/``,
+    its own training and evaluation seeds, the link topics shared with the fleet's learner."""
+    ns, when = f"actor_{i}", ("actors", tuple(str(n) for n in range(i + 1, MAX_ACTORS + 1)))
+    bridge = {"backend": Arg("robot"), "task": Arg("task"), "realtime": Arg("realtime"), "lockstep": "true",
+              "seed": str(i)}
+    return (
+        NodeSpec("robot_bridge", "robot_bridge", params_files=_BRIDGE_FILES, namespace=ns, when=when,
+                 parameters={**bridge, "scripted.policy": Arg("intervener")}),
+        NodeSpec("camera", "camera", parameters={"backend": Arg("camera")}, namespace=ns, when=when, respawn=True),
+        NodeSpec("intervention_mux", "intervention_mux", parameters={"input": "none"}, namespace=ns, when=when,
+                 respawn=True),
+        dataclasses.replace(_REWARD_NODE, namespace=ns, when=when, respawn=True),
+        NodeSpec("rl_actor", "rl_actor", params_files=("nodes/rl.yaml",), namespace=ns, when=when, respawn=True,
+                 remappings=_LINK_REMAPS, parameters={
+                     "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
+                     "seed": str(i), "first_seed": str(i * FLEET_SEED_STRIDE),
+                     "eval_first_seed": str(EVAL_FIRST_SEED + i * FLEET_EVAL_STRIDE)}),
+    )
+
+
+#: training seeds of actor i start at i x this; evaluation seeds at EVAL_FIRST_SEED + i x FLEET_EVAL_STRIDE, so no
+#: two actors run the same episode and no training seed reaches the evaluation seeds
+FLEET_SEED_STRIDE = 10_000
+FLEET_EVAL_STRIDE = 1_000
+
 GRAPHS: dict[str, GraphSpec] = {
     g.name: g
     for g in (
@@ -179,6 +211,27 @@ GRAPHS: dict[str, GraphSpec] = {
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
                     respawn=True, stop_stage=1),
                 _RECORDER,
+            ),
+            processes=True,
+        ),
+        GraphSpec(
+            "train_rl_fleet",
+            "several actor cells (each: robot, camera, mux, reward, actor under actor_<i>/) feeding one learner: "
+            "per-actor transitions and acknowledgements, the policy broadcast to all",
+            (TASK, ROBOT, CAMERA, *_RL_ARGS,
+             ArgSpec("actors", "2", "actor cells", tuple(str(n) for n in range(1, MAX_ACTORS + 1))),
+             ArgSpec("intervener", "none", "sim: the cells' scripted intervener (expert, human_like) or none",
+                     ("none", "expert", "human_like")),
+             ArgSpec("run_dir", "runs/rl_fleet", "learner checkpoints and logs; each actor's under actors/<name>"),
+             ArgSpec("obs", "state", "what the policy sees", ("pixels", "state", "privileged")),
+             ArgSpec("demos", "scripted:human_like", "initial demos: scripted:<expert|human_like> (sim), a buffer "
+                     ".npz, or none"),
+             ArgSpec("eval_every", "10", "evaluation episodes after every N training episodes, per actor (0: none)")),
+            (
+                *(node for i in range(MAX_ACTORS) for node in _fleet_cell(i)),
+                NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
+                    respawn=True, stop_stage=1),
             ),
             processes=True,
         ),

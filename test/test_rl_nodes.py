@@ -129,3 +129,36 @@ def test_a_killed_learner_is_respawned_the_actor_keeps_acting_and_no_transition_
     resumes = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
                if '"kind": "resume"' in line]
     assert resumes and resumes[0]["step"] > 0  # it came back at its checkpointed step, not at step 0
+
+
+@pytest.mark.xdist_group("heavy")
+@pytest.mark.timeout(600)
+def test_two_actor_cells_feed_one_learner_and_every_transition_is_counted(tmp_path, ros_env):
+    """train_rl_fleet actors:=2: two cells in their own namespaces (own robot, own seeds), one learner. Each actor's
+    transitions carry its id and are acknowledged per actor; at the end the learner holds exactly what the two
+    actors produced, and the two ran different episodes."""
+    run = tmp_path / "fleet"
+    cmd = [str(BIN / "rldg"), "up", "train_rl_fleet", "--processes", "--duration", "90", "actors:=2",
+           "task:=connector_insertion/usb", "intervener:=expert", "reward:=sim_ground_truth", "demos:=none",
+           f"run_dir:={run}", "eval_every:=0"]
+    out = subprocess.run(cmd, env=ros_env, capture_output=True, text=True, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    actors = {}
+    for d in sorted((run / "actors").iterdir()):
+        rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+        end = rows[-1]
+        assert end["kind"] == "shutdown", (d, rows[-3:])
+        actors[end["actor_id"]] = {"end": end, "episodes": [r for r in rows if r["kind"] == "episode_train"],
+                                   "dir": d.name}
+    assert sorted(a["dir"] for a in actors.values()) == ["actor_0", "actor_1"]
+    ckpt = run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip()
+    meta = json.loads((ckpt / "meta.json").read_text())
+    assert set(meta["acked"]) == set(actors), (meta["acked"], list(actors))  # one acknowledgement stream per actor
+    for actor_id, a in actors.items():
+        assert a["episodes"], f"{actor_id} ran no episode"
+        end = a["end"]
+        assert end["unacked"] == 0 and end["acked"] == end["transitions"] == meta["acked"][actor_id], (actor_id, end)
+    assert meta["received"] == meta["online_size"] == sum(a["end"]["transitions"] for a in actors.values())
+    seeds = [{e["seed"] for e in a["episodes"]} for a in actors.values()]
+    assert not seeds[0] & seeds[1]  # each cell has its own training seeds

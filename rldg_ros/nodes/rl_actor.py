@@ -60,7 +60,8 @@ class RlActor(EpisodeNode):
         if c.run_dir:
             from rldg_ros.rl.learner import MetricsLog
 
-            self.metrics = MetricsLog(Path(c.run_dir) / ("eval" if c.eval_only else "actor"))
+            kind, ns = ("eval" if c.eval_only else "actor"), self.get_namespace().strip("/").replace("/", "_")
+            self.metrics = MetricsLog(Path(c.run_dir) / (f"{kind}s/{ns}" if ns else kind))  # a fleet: one each
         if c.checkpoint:
             self.policy.load_checkpoint(c.checkpoint)
             self._built()
@@ -224,5 +225,5 @@ class RlActor(EpisodeNode):
         if stats["unacked"] and not self.cfg.eval_only:  # the learner stopped with the graph before acknowledging
             self.get_logger().warning(f"{stats['unacked']} transition(s) not acknowledged by a learner at shutdown")
         if self.metrics is not None:
-            self.metrics.write("shutdown", self.policy.version, stats)
+            self.metrics.write("shutdown", self.policy.version, {**stats, "actor_id": self.actor_id})
             self.metrics.close()
