@@ -156,3 +156,40 @@ def test_words_the_model_never_trained_on_are_left_out_of_the_prompt(runs):
     assert np.array_equal(a, b)
     vla.known_words = None
     assert vla.prompt_instruction(f"insert the type-c plug {n}") == f"insert the type-c plug {n}"
+
+
+_DP_SCRIPT = """
+import json, os, sys
+from rldg_ros.vla import openvla_style as ov
+from rldg_ros.vla.train_openvla import TrainConfig, train
+tiny = ov.VLAConfig(image_size=32, patch=8, vision_hidden=32, vision_layers=1, text_hidden=64, text_layers=1,
+                    text_heads=2, text_vocab=300)
+s = train([sys.argv[1]], sys.argv[2], TrainConfig(max_steps=12, batch_size=8, log_every=1, eval_every=100,
+          checkpoint_every=100, threads=1), vla_cfg=tiny, progress=False, purpose="pretrain")
+if os.environ.get("RANK", "0") == "0":
+    json.dump([h["loss"] for h in s["history"] if "loss" in h], open(sys.argv[3], "w"))
+"""
+
+
+@pytest.mark.timeout(600)
+def test_two_data_parallel_processes_follow_the_one_process_loss_curve(runs, tmp_path):
+    """torch.distributed (gloo, 2 CPU processes under torchrun), each with half of every global batch of 8: the
+    loss curve is the one process's with the same global batch (the gradients are averaged before each step)."""
+    import subprocess
+    import sys
+
+    _, ds, _, _ = runs
+    script = tmp_path / "dp.py"
+    script.write_text(_DP_SCRIPT)
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    subprocess.run([sys.executable, str(script), str(ds), str(tmp_path / "m1"), str(one)], check=True, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script), str(ds), str(tmp_path / "m2"), str(two)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    assert len(a) == len(b) == 12
+    assert a[-1] < a[0]  # it trains
+    np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-3)
+    meta = json.loads((tmp_path / "m2" / "rldg_vla.json").read_text())  # rank 0 wrote the checkpoint
+    assert meta["processes"] == 2

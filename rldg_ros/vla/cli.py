@@ -45,6 +45,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--data", nargs="+", required=True, help="RLDS directories (NAME/VERSION)")
     s.add_argument("--base", default=None, help="checkpoint to start from (e.g. the pretrained one)")
     s.add_argument("--out", required=True, help="checkpoint directory")
+    s.add_argument("--nproc", type=int, default=1, help="openvla-style: data-parallel processes on this host "
+                   "(torch.distributed: gloo on CPU, nccl with CUDA; --batch-size is the global batch); the same as "
+                   "'torchrun --nproc_per_node N -m rldg_ros.cli finetune ...', which also spans hosts")
     _train_args(s, 1000, 32)
     s.set_defaults(func=_finetune)
 
@@ -152,6 +155,22 @@ def _pretrain(ns) -> int:
 
 
 def _finetune(ns) -> int:
+    import os
+
+    if ns.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        if ns.model not in OPENVLA:
+            print(f"rldg finetune: --nproc: data-parallel fine-tuning is openvla-style's (torch.distributed); "
+                  f"{ns.model} trains in one process", file=sys.stderr)
+            return 2
+        import subprocess
+
+        argv = [a for a in sys.argv[1:] if not a.startswith("--nproc")]
+        if "--nproc" in sys.argv:  # "--nproc N": drop its value too
+            i = sys.argv.index("--nproc")
+            argv = sys.argv[1:i] + sys.argv[i + 2:]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ns.nproc}",
+               "-m", "rldg_ros.cli", *argv]
+        return subprocess.run(cmd).returncode
     train = _trainer(ns.model)
 
     try:
@@ -159,5 +178,6 @@ def _finetune(ns) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"rldg finetune: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun: the first rank reports
+        print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
     return 0

@@ -58,3 +58,28 @@ def loop_config(train_cfg) -> LoopConfig:
     """The loop's settings from a trainer's TrainConfig."""
     return LoopConfig(train_cfg.max_steps, train_cfg.log_every, train_cfg.eval_every, train_cfg.checkpoint_every)
 
+
+def distributed() -> tuple[int, int]:
+    """-> (rank, world size). Under ``torchrun`` (``WORLD_SIZE`` > 1) this joins the process group: gloo on CPU,
+    nccl when CUDA is present; (0, 1) in a plain process."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+class NullLog:
+    """The metrics log of a rank other than 0 (rank 0 writes the run's files)."""
+
+    def write(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

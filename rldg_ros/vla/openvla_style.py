@@ -178,13 +178,15 @@ class VLA:
         return self.processor(images=pil, text=text, return_tensors="pt", padding=True)
 
     def training_batch(self, images, instructions, norm_actions: np.ndarray, rng, states=None):
-        """Prompt (+ proprio tokens) + 7 action tokens + </s>, right-padded; labels only on the action tokens."""
+        """Prompt (+ proprio tokens) + 7 action tokens + </s>, right-padded; labels only on the action tokens.
+        ``rng``: the crops' generator, or one per row (data-parallel ranks then crop a row as one process would)."""
         import torch
 
         rows, pix, props = [], [], []
         states = [None] * len(images) if states is None else states
-        for im, ins, a, st in zip(images, instructions, norm_actions, states, strict=True):
-            enc = self.prompt_ids([im], [ins], rng)
+        rngs = rng if isinstance(rng, list) else [rng] * len(images)  # one per row: a row's crop is its own
+        for im, ins, a, st, r in zip(images, instructions, norm_actions, states, rngs, strict=True):
+            enc = self.prompt_ids([im], [ins], r)
             ids = enc["input_ids"][0].tolist() + (self.state_tokens(st) if self.cfg.proprio_dim else [])
             act = self.actions.encode(a).tolist()
             rows.append((ids + act + [self.tokenizer.eos_token_id], len(ids)))

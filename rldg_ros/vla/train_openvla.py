@@ -15,7 +15,7 @@ import numpy as np
 from rldg_ros.vla import openvla_style as ov
 from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import merged_statistics, split_episodes, write_summary
-from rldg_ros.vla.loop import loop_config, run_loop
+from rldg_ros.vla.loop import NullLog, distributed, loop_config, run_loop
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -52,6 +52,10 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     from rldg_ros.rl.learner import MetricsLog
 
     cfg = cfg or TrainConfig()
+    rank, world = distributed()  # data parallel under torchrun: each rank a slice of every global batch
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} processes")
+    progress = progress and rank == 0
     torch.manual_seed(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -89,6 +93,11 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     params = [p for p in vla.model.parameters() if p.requires_grad]
     if vla.projector is not None:  # the proprio projector always trains (as OpenVLA-OFT's, next to LoRA)
         params += list(vla.projector.parameters())
+    if world > 1:
+        import torch.distributed as dist
+
+        for p in params:  # every rank starts from rank 0's weights
+            dist.broadcast(p.data, 0)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if is_lora else 0.01)
     step = 0
     if resuming:
@@ -137,34 +146,56 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
             "instruction_words": words,
             "val_episodes": len(val_eps), "train_config": asdict(cfg), "lr": lr, "trainable_parameters": trainable,
             "parameters": total, "trainable_fraction": trainable / total}
-    log = MetricsLog(out)
+    info["processes"] = world
+    log = MetricsLog(out) if rank == 0 else NullLog()
     log.write("start", step, {k: v for k, v in info.items() if isinstance(v, (int, float))})
 
     def checkpoint(at: int, reason: str) -> None:
-        vla.save(out, stats, {**info, "step": at, "reason": reason})
-        torch.save({"optimizer": opt.state_dict(), "step": at}, state_file)
+        if rank == 0:
+            vla.save(out, stats, {**info, "step": at, "reason": reason})
+            torch.save({"optimizer": opt.state_dict(), "step": at}, state_file)
 
     def one_step() -> dict:
         opt.zero_grad()
         losses = []
         for _ in range(cfg.grad_accum):
+            # every rank draws the same global batch and takes its slice; each row is cropped by its own generator
             rows = index[rng.integers(0, len(index), cfg.batch_size)]
-            b = batch(rows, train_eps, norm_actions, rng)
+            seed = int(rng.integers(1 << 31))
+            mine = slice(rank, None, world)
+            rngs = [np.random.default_rng([seed, j]) for j in range(len(rows))][mine]
+            b = batch(rows[mine], train_eps, norm_actions, rngs)
             res = vla.forward(b)
             loss = (action_token_loss(res.logits, b["labels"], vla.actions.first_id, cfg.label_sigma,
                                       vla.actions.vocab_size)
                     if cfg.label_sigma > 0 else res.loss) / cfg.grad_accum
             loss.backward()
             losses.append(loss.item() * cfg.grad_accum)
+        mean_loss = float(np.mean(losses))
+        if world > 1:  # average the gradients (each rank's loss is the mean over an equal share of the batch)
+            import torch.distributed as dist
+
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= world
+            lt = torch.tensor([mean_loss])
+            dist.all_reduce(lt)
+            mean_loss = float(lt[0]) / world
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return {"loss": float(np.mean(losses))}
+        return {"loss": mean_loss}
 
     vla.model.train()
-    step, seconds, history = run_loop(loop_config(cfg), step, one_step, validate, checkpoint, log,
-                                      f"{purpose} {ov.NAME}", progress)
+    step, seconds, history = run_loop(loop_config(cfg), step, one_step, validate if rank == 0 else lambda: None,
+                                      checkpoint, log, f"{purpose} {ov.NAME}", progress)
     log.close()
-    return write_summary(out, info, step, seconds, history)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # rank 0 has written the final checkpoint
+    summary = write_summary(out, info, step, seconds, history) if rank == 0 else {"step": step, "history": history}
+    return summary
 
 
 def action_token_loss(logits, labels, first_id: int, sigma: float, end_id: int | None = None):
