@@ -28,6 +28,7 @@ BENCHMARKS = {
     "rl": ("rl.py", "measure"),
     "data": ("data.py", "measure"),
     "vla": ("vla.py", "measure"),
+    "scale": ("scale.py", "measure"),
 }
 
 
