@@ -112,6 +112,10 @@ _RL_ARGS = (
     ArgSpec("reward", "classifier", "reward source: a trained classifier (reward_model:=) or, in sim only, the "
             "cell's ground truth", ("classifier", "sim_ground_truth")),
     ArgSpec("reward_model", "", "reward classifier checkpoint directory ('rldg reward train')"),
+    ArgSpec("backbone", "", "obs:=pixels: a generalist as the policy's frozen backbone (octo:PATH, e.g. "
+            "octo:models/bases/octo-style-tiny-simbase); empty: the conv encoder"),
+    ArgSpec("embed_cache", "0", "pixels with a frozen encoder or a backbone: augmented embeddings kept per frame "
+            "in the replay (0: encode the images in every update; a backbone always caches, at least 1)"),
 )
 _REWARD_NODE = NodeSpec("reward_classifier", "reward_classifier", params_files=("nodes/reward_classifier.yaml",),
                         parameters={"task": Arg("task"), "source": Arg("reward"), "model": Arg("reward_model")})
@@ -208,7 +212,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 # the learner resumes from run_dir (checkpoint + write-ahead log); the actor keeps acting on its last
                 # policy meanwhile and resends what the learner has not acknowledged
                 NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
-                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos"),
+                    "backbone": Arg("backbone"), "agent.embed_cache": Arg("embed_cache")},
                     respawn=True, stop_stage=1),
                 _RECORDER,
             ),
@@ -230,7 +235,8 @@ GRAPHS: dict[str, GraphSpec] = {
             (
                 *(node for i in range(MAX_ACTORS) for node in _fleet_cell(i)),
                 NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
-                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos")},
+                    "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos"),
+                    "backbone": Arg("backbone"), "agent.embed_cache": Arg("embed_cache")},
                     respawn=True, stop_stage=1),
             ),
             processes=True,

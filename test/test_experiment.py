@@ -271,3 +271,25 @@ def test_quick_profile_records_the_human_demonstrations_while_the_specialist_tra
     monkeypatch.setattr(exp2, "_up", fake_up)
     exp2.start_human_collection()
     assert not exp2._background
+
+
+def test_stop_after_runs_the_stages_up_to_the_one_named_and_a_rerun_continues(tmp_path, monkeypatch):
+    """--stop-after STAGE: the stages up to STAGE run, the later ones do not (a re-run without it continues); an
+    unknown stage is refused before anything runs."""
+    from rldg_ros.experiment.pipeline import STAGE_METHODS, STAGES, Experiment
+
+    cfg = load_experiment_config("quick")
+    cfg.collect_human_during_rl = False
+    exp = Experiment(cfg, tmp_path / "run")
+    ran: list[str] = []
+    for name, method in STAGE_METHODS.items():
+        monkeypatch.setattr(exp, method, lambda name=name: ran.append(name) or {})
+    monkeypatch.setattr(exp, "collect_results", lambda: ran.append("results"))
+    with pytest.raises(ValueError, match="unknown stage 'convertt'"):
+        exp.run_all(stop_after="convertt")
+    assert ran == []
+    exp.run_all(stop_after="convert")
+    assert ran == ["specialists", "collect", "convert"]
+    ran.clear()
+    exp.run_all()
+    assert ran == [*STAGES[3:], "results"]  # the finished stages are kept

@@ -478,3 +478,70 @@ def test_pretrained_visual_encoder_reads_the_image_and_starts_a_cached_pixel_lea
     L.close()
     with pytest.raises(FileNotFoundError, match="neither a visual encoder"):
         load_encoder(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_generalist_as_the_frozen_backbone_of_an_rl_policy(tmp_path):
+    """backbone octo:CKPT: the learner keeps the generalist's embedding of each frame (image + instruction + state),
+    trains a head on it, and the actor policy loaded from the learner's checkpoint computes the same embedding to
+    act; the generalist's parameters never change."""
+    import jax
+
+    from rldg_ros.data.convert import Converter, ConvertOptions, TopicMap
+    from rldg_ros.data.synthetic import write_episodes
+    from rldg_ros.rl.actor_policy import ActorPolicy
+    from rldg_ros.rl.agent import AgentConfig
+    from rldg_ros.rl.learner import Learner, LearnerConfig
+    from rldg_ros.vla import octo_style as octo
+    from rldg_ros.vla.train_octo import TrainConfig, train
+
+    write_episodes(tmp_path / "bag", episodes=3, steps=8)
+    ds = Converter(TopicMap(), ConvertOptions(progress=False)).run([tmp_path / "bag"], tmp_path / "ds", "t").dataset
+    tiny = dict(image_size=32, stem=(16, 32), patch=2, width=32, depth=1, heads=2, mlp=64, head_hidden=32,
+                head_blocks=1, diffusion_steps=4)
+    train([ds], tmp_path / "gen", TrainConfig(max_steps=3, batch_size=4, eval_every=3, checkpoint_every=3,
+                                              log_every=1), model_cfg=octo.OctoConfig(**tiny), progress=False)
+    gen_params = octo.load(tmp_path / "gen")[0].params
+
+    rng = np.random.default_rng(0)
+
+    def t(i):
+        return {"state": rng.normal(size=20).astype(np.float32), "next_state": rng.normal(size=20).astype(np.float32),
+                "raw_state": rng.normal(size=20).astype(np.float32),
+                "next_raw_state": rng.normal(size=20).astype(np.float32),
+                "image": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                "next_image": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                "action": rng.uniform(-1, 1, 3).astype(np.float32), "gripper": np.int32(1),
+                "gripper_changed": np.float32(0), "reward": np.float32(i % 5 == 0),
+                "terminal": np.float32(i % 5 == 0), "intervention": np.float32(0)}
+
+    L = Learner(LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run"), demos="none",
+                              capacity=100, checkpoint_every_s=1e9, steps_per_transition=0,
+                              backbone=f"octo:{tmp_path / 'gen'}", obs=ObsConfig(mode="pixels", image_size=32),
+                              agent=AgentConfig(hidden=[16, 16], batch_size=4, utd=1, latent_dim=8, embed_cache=2)),
+                tensorboard=False, progress=False)
+    dim = L.backbone.dim
+    assert L.agent.external and L.agent.embed_dim == dim and L.online.data["embedding"].shape[1:] == (2, dim)
+    for i in range(1, 13):
+        L.receive("a", i, t(i))
+    L.flush()
+    assert len(L.online) == 12 and np.abs(L.online.data["embedding"][:12].astype(np.float32)).sum() > 0
+    head0 = np.asarray(jax.tree_util.tree_leaves(L.state["params"]["encoder"])[0]).copy()
+    for _ in range(3):
+        L.train_step()
+    assert not np.allclose(head0, np.asarray(jax.tree_util.tree_leaves(L.state["params"]["encoder"])[0]))
+    L.checkpoint("test")
+    L.close()
+    for a, b in zip(jax.tree_util.tree_leaves(gen_params), jax.tree_util.tree_leaves(L.backbone.model.params),
+                    strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))  # frozen
+
+    pol = ActorPolicy(eval_only=True)
+    pol.load_checkpoint(str(tmp_path / "run"))
+    assert pol.backbone is not None and pol.meta["backbone"] == f"octo:{tmp_path / 'gen'}"
+    state = np.zeros(20, np.float32)
+    state[:3], state[3:7] = [0.55, 0.0, 0.1], [0, 1, 0, 0]
+    obs = pol.observation(state, rng.integers(0, 255, (32, 32, 3), dtype=np.uint8), None)
+    assert set(obs) == {"state", "embedding"} and obs["embedding"].shape == (dim,)
+    a = pol.act(obs, is_eval=True, first_step=True)
+    assert a.shape == (7,) and np.all(np.isfinite(a))

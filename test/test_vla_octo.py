@@ -109,3 +109,41 @@ def test_training_reduces_loss_checkpoints_resume_and_policy(dataset, tmp_path):
         (tmp_path / "bad").mkdir()
         (tmp_path / "bad" / "config.json").write_text(json.dumps({"format": "octo"}))
         octo.load(tmp_path / "bad")
+
+
+def test_a_pretrained_instruction_encoder_shipped_in_its_wheel_conditions_octo_style(dataset, tmp_path):
+    """text_encoder wordllama: WordLlama's pretrained token embeddings (from inside the wordllama wheel, offline)
+    feed octo-style; an unseen connector's name is a pretrained vector, not <unk>; the model trains, saves, loads
+    and acts; the instruction changes its output."""
+    from rldg_ros.vla.language import wordllama_text
+
+    wl = wordllama_text()
+    ids = wl.ids("insert the xlr connector into the port", 16)
+    assert ids[0] > 0 and (ids > 0).sum() >= 6 and ids[-1] == 0  # tokens, then padding
+    e = wl.embed(ids)
+    assert e.shape == (16, 256) and np.abs(e[0]).sum() > 0 and not e[-1].any()
+    usb, xlr, bowl = (wl.embed(wl.ids(t, 16)).sum(0) for t in (
+        "insert the usb connector into the port", "insert the xlr connector into the port", "put the cube in the bowl"))
+
+    def cos(a, b):
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    assert cos(usb, xlr) > cos(usb, bowl) + 0.2  # pretrained: the two connector instructions are close
+
+    out = tmp_path / "wl"
+    cfg = TrainConfig(max_steps=30, batch_size=16, lr=1e-3, warmup=5, eval_every=30, checkpoint_every=30,
+                      log_every=10)
+    s = train([dataset], out, cfg, model_cfg=octo.OctoConfig(text_encoder="wordllama", **TINY), progress=False)
+    losses = [h["loss"] for h in s["history"] if "loss" in h]
+    assert losses[-1] < losses[0], losses
+    pol = OctoPolicy(out)
+    assert pol.cfg.text_encoder == "wordllama"
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    obs = {"image": img, "state": np.zeros(pol.cfg.proprio_dim)}
+    a = pol.act(obs, "insert the xlr connector into the port")
+    assert a.shape == (pol.cfg.horizon, 7) and np.all(np.isfinite(a))
+    b = octo.example_batch(pol.cfg, 2)
+    b["text"][0], b["text"][1] = wl.ids("insert the usb connector", 16), wl.ids("put the cube in the bowl", 16)
+    emb = np.asarray(pol.model.module.apply({"params": pol.model.params}, octo.add_text_embedding(pol.cfg, b),
+                                            method="embed"))
+    assert np.abs(emb[0] - emb[1]).max() > 1e-4  # the instruction reaches the readout

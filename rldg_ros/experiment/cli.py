@@ -13,7 +13,8 @@ import yaml
 def add_parsers(sub) -> None:
     s = sub.add_parser("experiment", help="the RLDG experiment end to end: specialists -> rosbag2 -> RLDS -> "
                        "fine-tuned generalists -> evaluation -> report")
-    s.add_argument("name", choices=["rldg"], help="the experiment (rldg: the paper's study)")
+    s.add_argument("name", choices=["rldg", "ire"], help="the experiment (rldg: the paper's study; ire: RL and "
+                   "supervised learning iterated on the generalist, iRe-VLA, config/experiments/ire.yaml)")
     s.add_argument("--profile", default="quick", choices=["quick", "full"],
                    help="config/experiments/<profile>.yaml (quick: one connector, small budgets)")
     s.add_argument("--config", default=None, help="a params file of your own instead of a profile")
@@ -43,8 +44,34 @@ def _overrides(items: list[str]) -> dict:
     return out
 
 
+def _ire(ns) -> int:
+    from rldg_ros.config import ConfigError
+    from rldg_ros.experiment.ire import IreExperiment, load_ire_config, write_report
+
+    try:
+        cfg = load_ire_config(ns.config, _overrides(ns.set))
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"rldg experiment ire: {exc}", file=sys.stderr)
+        return 2
+    run = Path(ns.run_dir or "runs/experiment_ire")
+    if ns.fresh:
+        shutil.rmtree(run, ignore_errors=True)
+    try:
+        IreExperiment(cfg, run).run_all(stop_after=ns.stop_after)
+    except RuntimeError as exc:
+        print(f"rldg experiment ire: {exc}\n(re-run the same command to continue from the stage that failed)",
+              file=sys.stderr)
+        return 1
+    if not ns.no_report:
+        print(f"rldg experiment ire: report: {write_report(run)}")
+    return 0
+
+
 def _experiment(ns) -> int:
     from rldg_ros.config import ConfigError
+
+    if ns.name == "ire":
+        return _ire(ns)
     from rldg_ros.experiment.config import load_experiment_config
     from rldg_ros.experiment.pipeline import Experiment
 

@@ -40,6 +40,21 @@ def _rldg() -> str:
     return str(exe) if exe.exists() else "rldg"
 
 
+def run_graph(graph: str, args: dict, duration: float, logf: Path, domain: int | None = None) -> int:
+    """``rldg up GRAPH key:=value ... --processes --duration`` with its output in ``logf``; raises on failure."""
+    cmd = [_rldg(), "up", graph, *(f"{k}:={v}" for k, v in args.items()), "--processes", "--duration",
+           f"{duration:.0f}"]
+    logf.parent.mkdir(parents=True, exist_ok=True)
+    with open(logf, "w") as f:
+        f.write(" ".join(cmd) + "\n")
+        f.flush()
+        env = dict(os.environ, **({} if domain is None else {"ROS_DOMAIN_ID": str(domain)}))
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with exit {rc}; log: {logf}")
+    return rc
+
+
 class Experiment:
     def __init__(self, cfg: ExperimentConfig, run_dir: str | Path, *, profile: str = "custom",
                  log=print) -> None:
@@ -76,18 +91,7 @@ class Experiment:
         self.log(f"experiment: stage {name}: {dt / 60:.1f} min")
 
     def _up(self, graph: str, args: dict, duration: float, log_name: str, domain: int | None = None) -> int:
-        cmd = [_rldg(), "up", graph, *(f"{k}:={v}" for k, v in args.items()), "--processes",
-               "--duration", f"{duration:.0f}"]
-        logf = self.layout.log(log_name)
-        logf.parent.mkdir(parents=True, exist_ok=True)
-        with open(logf, "w") as f:
-            f.write(" ".join(cmd) + "\n")
-            f.flush()
-            env = dict(os.environ, **({} if domain is None else {"ROS_DOMAIN_ID": str(domain)}))
-            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
-        if rc != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed with exit {rc}; log: {logf}")
-        return rc
+        return run_graph(graph, args, duration, self.layout.log(log_name), domain)
 
     # -- stages ------------------------------------------------------------------------------------------------
     def specialist_path(self, task: str) -> Path:

@@ -69,7 +69,8 @@ class RlLearner(RldgNode):
         self.meta = json.dumps({"format": "flax-msgpack", "task": self.cfg.task, "obs_mode": L.obs_cfg.mode,
                                 "obs": asdict(L.obs_cfg), "layout": L.task.layout, "grasp": L.task.grasp,
                                 "discount": L.task.discount, "state_dim": L.state_dim,
-                                "agent": asdict(self.cfg.agent)})
+                                "agent": asdict(self.cfg.agent), "backbone": self.cfg.backbone,
+                                "embed_dim": L.agent.embed_dim if L.agent.external else 0})
         self.dropped = 0
         self.last_rx = time.monotonic()
         self.bad = 0

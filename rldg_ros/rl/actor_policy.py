@@ -10,7 +10,7 @@ from rldg_ros.rl.agent import AgentConfig
 from rldg_ros.rl.spaces import RolloutNoise
 
 #: the parts of a learner's meta that decide the network: a blob whose meta differs in these rebuilds the agent
-_SHAPE_KEYS = ("obs", "layout", "state_dim", "agent", "grasp")
+_SHAPE_KEYS = ("obs", "layout", "state_dim", "agent", "grasp", "backbone")
 
 
 class ActorPolicy:
@@ -26,6 +26,7 @@ class ActorPolicy:
                       if eval_only and rollout_noise > 0 else None)
         self.agent = None
         self.meta: dict | None = None
+        self.backbone = None  # a frozen generalist the policy reads through (rldg_ros.rl.backbone)
         self.obs_cfg = None
         self.template = None
         self.params = None
@@ -41,9 +42,10 @@ class ActorPolicy:
 
     def build(self, meta: dict) -> bool:
         """The agent a learner with this meta trains; -> True if it was (re)built."""
-        if self.meta is not None and all(meta[k] == self.meta[k] for k in _SHAPE_KEYS):
+        if self.meta is not None and all(meta.get(k) == self.meta.get(k) for k in _SHAPE_KEYS):
             return False
         self.agent, self.obs_cfg, self.template = self._make(meta)
+        self.backbone = _backbone(meta)
         self.meta = meta
         return True
 
@@ -52,9 +54,10 @@ class ActorPolicy:
         from rldg_ros.rl.agent import SACAgent
         from rldg_ros.rl.spaces import LAYOUTS, ObsConfig
 
+        external = int(meta.get("embed_dim") or 0)
         agent = SACAgent(AgentConfig(**meta["agent"]), int(meta["state_dim"]), len(LAYOUTS[meta["layout"]]),
-                         image_size=meta["obs"]["image_size"] if meta["obs_mode"] == "pixels" else None,
-                         grasp=bool(meta["grasp"]), discount=float(meta["discount"]))
+                         image_size=meta["obs"]["image_size"] if meta["obs_mode"] == "pixels" and not external
+                         else None, grasp=bool(meta["grasp"]), discount=float(meta["discount"]), embed_dim=external)
         return agent, ObsConfig(**meta["obs"]), agent.actor_params(agent.init(0)["params"])
 
     def receive(self, meta: dict, blob: bytes, version: int) -> tuple[bool, bool]:
@@ -62,12 +65,13 @@ class ActorPolicy:
         nothing changes if the blob does not fit it (raises). -> (rebuilt, first parameters)."""
         from rldg_ros.rl.agent import from_bytes
 
-        if self.meta is not None and all(meta[k] == self.meta[k] for k in _SHAPE_KEYS):
+        if self.meta is not None and all(meta.get(k) == self.meta.get(k) for k in _SHAPE_KEYS):
             params = from_bytes(self.template, blob)
             rebuilt = False
         else:
             agent, obs_cfg, template = self._make(meta)
             params = from_bytes(template, blob)
+            self.backbone = _backbone(meta)
             self.agent, self.obs_cfg, self.template, self.meta = agent, obs_cfg, template, meta
             rebuilt = True
         return rebuilt, self.use(params, version)
@@ -103,6 +107,9 @@ class ActorPolicy:
         from rldg_ros.rl.demos import observation
 
         obs = observation(state, image, privileged, self.obs_cfg)
+        if self.backbone is not None:  # the frozen generalist's embedding of this frame is what the head reads
+            obs = {"state": obs["state"], "embedding": self.backbone.encode(obs["image"][None],
+                                                                            obs["raw_state"][None])[0]}
         self.agent.check_observation(obs)
         return obs
 
@@ -120,3 +127,12 @@ class ActorPolicy:
         if self.meta["grasp"] and not is_eval and self.nrng.random() < eps:
             g = int(self.nrng.integers(0, 2))
         return to_env_action(a, self.meta["layout"], 1.0 if g else -1.0)
+
+
+def _backbone(meta: dict):
+    """The frozen generalist a learner with this meta trains on (rldg_ros.rl.backbone), or None."""
+    if not meta.get("backbone"):
+        return None
+    from rldg_ros.rl.learner import make_backbone
+
+    return make_backbone(meta["backbone"], meta["task"])

@@ -52,7 +52,7 @@ class AgentConfig:
     log_std_max: float = param(2.0, help="actor log std upper bound")
 
 
-def _build(cfg: AgentConfig, action_dim: int, image_size: int | None, grasp: bool):
+def _build(cfg: AgentConfig, action_dim: int, image_size: int | None, grasp: bool, embed_dim: int = 0):
     import flax.linen as nn
     import jax.numpy as jnp
 
@@ -76,6 +76,13 @@ def _build(cfg: AgentConfig, action_dim: int, image_size: int | None, grasp: boo
 
         def __call__(self, images):
             return self.head(self.embed(images))
+
+    class EmbeddingHead(nn.Module):
+        """The learned head on a frozen backbone's embedding (a generalist's readout: rldg_ros.rl.backbone)."""
+
+        @nn.compact
+        def __call__(self, z):
+            return jnp.tanh(nn.LayerNorm(name="norm")(nn.Dense(cfg.latent_dim, name="project")(z)))
 
     class MLP(nn.Module):
         out: int
@@ -113,7 +120,7 @@ def _build(cfg: AgentConfig, action_dim: int, image_size: int | None, grasp: boo
             return MLP(2, layer_norm=True, name="mlp")(feat)
 
     return {
-        "encoder": ImageFeatures() if image_size else None,
+        "encoder": EmbeddingHead() if embed_dim else ImageFeatures() if image_size else None,
         "actor": Actor(),
         "critic": Ensemble(),
         "grasp": GraspCritic() if grasp else None,
@@ -140,7 +147,9 @@ class SACAgent:
     """Networks, optimisers and jitted functions for one (state_dim, action_dim, image?, grasp?) problem."""
 
     def __init__(self, cfg: AgentConfig, state_dim: int, action_dim: int, *, image_size: int | None = None,
-                 grasp: bool = False, discount: float = 0.97) -> None:
+                 grasp: bool = False, discount: float = 0.97, embed_dim: int = 0) -> None:
+        """``embed_dim`` > 0: the agent reads a frozen backbone's embedding (``obs["embedding"]``, computed outside:
+        rldg_ros.rl.backbone) through a learned head, and no image."""
         import jax
         import optax
 
@@ -149,12 +158,15 @@ class SACAgent:
         self.cfg, self.state_dim, self.action_dim = cfg, state_dim, action_dim
         self.image_size, self.grasp, self.discount = image_size, grasp, float(discount)
         self.target_entropy = -cfg.target_entropy_scale * action_dim
-        self.nets = _build(cfg, action_dim, image_size, grasp)
+        if embed_dim and image_size:
+            raise ValueError("an agent reads either images (image_size) or a backbone's embeddings (embed_dim)")
+        self.nets = _build(cfg, action_dim, image_size, grasp, embed_dim)
         self.opt = optax.adam(cfg.lr)
         self.frozen_encoder = False
         #: the replay holds embeddings of the frozen encoder, not images (AgentConfig.embed_cache)
-        self.cached = bool(image_size and cfg.embed_cache > 0)
-        self.embed_dim = cfg.channels[-1] * cfg.embed_features if image_size else 0
+        self.cached = bool(image_size and cfg.embed_cache > 0) or bool(embed_dim)
+        self.external = bool(embed_dim)  # the embedding comes from outside (a backbone), not the conv encoder
+        self.embed_dim = embed_dim or (cfg.channels[-1] * cfg.embed_features if image_size else 0)
         self._update = jax.jit(self._update_impl)
         self._act = jax.jit(self._act_impl, static_argnames=("deterministic",))
         self._embed = jax.jit(self._embed_impl, static_argnames=("crops",))
@@ -164,7 +176,10 @@ class SACAgent:
         import jax.numpy as jnp
 
         parts = [obs["state"]]
-        if self.image_size and "embedding" in obs:  # cached: augmented when it was encoded
+        if self.external:  # a backbone's embedding through the learned head
+            parts.insert(0, self.nets["encoder"].apply({"params": params["encoder"]},
+                                                       obs["embedding"].astype(jnp.float32)))
+        elif self.image_size and "embedding" in obs:  # cached: augmented when it was encoded
             z = obs["embedding"].astype(jnp.float32)
             parts.insert(0, self.nets["encoder"].apply({"params": params["encoder"]}, z,
                                                        method=lambda m, z: m.head(z)))
@@ -207,7 +222,10 @@ class SACAgent:
         k = jax.random.split(rng, 6)
         obs = {"state": jnp.zeros((1, self.state_dim), jnp.float32)}
         params: dict[str, Any] = {"encoder": {}, "grasp": {}}
-        if self.image_size:
+        if self.external:
+            obs["embedding"] = jnp.zeros((1, self.embed_dim), jnp.float32)
+            params["encoder"] = self.nets["encoder"].init(k[0], obs["embedding"])["params"]
+        elif self.image_size:
             obs["image"] = jnp.zeros((1, self.image_size, self.image_size, 3), jnp.uint8)
             params["encoder"] = self.nets["encoder"].init(k[0], obs["image"])["params"]
         feat = self.features(params, obs)
@@ -275,6 +293,9 @@ class SACAgent:
                              "observation mode or code version; retrain or use a matching checkpoint")
         if self.image_size and "image" not in obs and "embedding" not in obs:
             raise ValueError("this policy reads the wrist image (pixels mode); the observation has none")
+        if self.external and np.shape(obs.get("embedding", ()))[-1:] != (self.embed_dim,):
+            raise ValueError(f"this policy reads a {self.embed_dim}-D backbone embedding; the observation has "
+                             f"{np.shape(obs.get('embedding', ()))}")
 
     def act(self, aparams, obs: dict[str, np.ndarray], rng, deterministic: bool = False):
         """One observation (unbatched numpy) -> (continuous action, gripper class). Exploration of the gripper

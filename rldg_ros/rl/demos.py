@@ -31,6 +31,7 @@ def observation(state20: np.ndarray, image: np.ndarray | None, privileged: np.nd
         if image.shape != (s, s, 3):
             raise ValueError(f"wrist image has shape {image.shape}, the policy expects ({s}, {s}, 3)")
         out["image"] = np.asarray(image, np.uint8)
+        out["raw_state"] = np.asarray(state20, np.float32)  # what a frozen generalist backbone reads with the image
     return out
 
 
@@ -42,6 +43,7 @@ def transition(obs: dict, executed: np.ndarray, reward: float, terminal: bool, n
          "terminal": np.float32(terminal), "intervention": np.float32(intervention)}
     if "image" in obs:
         t["image"], t["next_image"] = obs["image"], next_obs["image"]
+        t["raw_state"], t["next_raw_state"] = obs["raw_state"], next_obs["raw_state"]
     return t
 
 

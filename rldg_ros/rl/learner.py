@@ -51,6 +51,9 @@ class LearnerConfig:
     encoder_checkpoint: str = param("", help="pixels: start the encoder from this checkpoint: a visual encoder "
                                     "pretrained on the sim corpus ('rldg rl encoder') or a reward classifier")
     freeze_encoder: bool = param(True, help="keep a pretrained encoder fixed")
+    backbone: str = param("", help="pixels: a generalist as the frozen backbone (octo:PATH, an octo-style "
+                          "checkpoint): the policy reads its embedding of each frame through a learned head "
+                          "(rldg_ros.rl.backbone); empty: the conv encoder")
     layout: str = param("", help="action layout override (empty: the task's default): " + ", ".join(LAYOUTS))
     discount: float = param(0.0, min=0.0, max=0.999, help="discount override (0: the task's default)")
     obs: ObsConfig = field(default_factory=ObsConfig)
@@ -79,14 +82,26 @@ def privileged_dim(task_id: str) -> int:
         env.close()
 
 
-def make_agent(cfg: LearnerConfig) -> tuple[SACAgent, TaskRL, ObsConfig, int]:
+def make_backbone(spec: str, task: str):
+    """The frozen generalist backbone of ``spec`` conditioned on the task's instruction (None for ``""``)."""
+    if not spec:
+        return None
+    from rldg_ros.episodes import task_defaults
+    from rldg_ros.rl.backbone import load_backbone
+
+    return load_backbone(spec, task_defaults(task).instruction or task.replace("_", " "))
+
+
+def make_agent(cfg: LearnerConfig, backbone=None) -> tuple[SACAgent, TaskRL, ObsConfig, int]:
     t = task_rl(cfg)
     obs = resolve_obs(cfg.obs, cfg.task)
+    if backbone is not None and obs.mode != "pixels":
+        raise ValueError("backbone: needs obs mode pixels (the backbone reads the wrist image)")
     state_dim = 20 + (privileged_dim(cfg.task) if obs.mode == "privileged" else 0)
     agent_cfg = cfg.agent if cfg.agent.bc_weight >= 0 else replace(cfg.agent, bc_weight=t.bc_weight)
     agent = SACAgent(agent_cfg, state_dim, len(LAYOUTS[t.layout]),
-                     image_size=obs.image_size if obs.mode == "pixels" else None, grasp=t.grasp,
-                     discount=t.discount)
+                     image_size=obs.image_size if obs.mode == "pixels" and backbone is None else None,
+                     grasp=t.grasp, discount=t.discount, embed_dim=backbone.dim if backbone is not None else 0)
     return agent, t, obs, state_dim
 
 
@@ -123,12 +138,13 @@ class Learner:
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_root = self.run_dir / "checkpoints"
         self.ckpt_root.mkdir(parents=True, exist_ok=True)
-        self.agent, self.task, self.obs_cfg, self.state_dim = make_agent(cfg)
+        self.backbone = make_backbone(cfg.backbone, cfg.task)
+        self.agent, self.task, self.obs_cfg, self.state_dim = make_agent(cfg, self.backbone)
         cached = self.agent.cached
         if cached and not cfg.freeze_encoder:
             raise ValueError("agent.embed_cache needs freeze_encoder: true (cached embeddings of a trained encoder "
                              "would go stale)")
-        embed = (self.agent.cfg.embed_cache, self.agent.embed_dim) if cached else None
+        embed = (max(self.agent.cfg.embed_cache, 1), self.agent.embed_dim) if cached else None
         specs = field_specs(self.state_dim, self.agent.action_dim, self.agent.image_size, embed)
         self.online = ReplayBuffer(cfg.capacity, specs)
         self.demo = ReplayBuffer(cfg.demo_capacity, specs)
@@ -214,13 +230,19 @@ class Learner:
             return ts
         import jax
 
-        k = self.agent.cfg.embed_cache
-        out = [{key: v for key, v in t.items() if key not in ("image", "next_image")} for t in ts]
-        for src, dst in (("image", "embedding"), ("next_image", "next_embedding")):
+        k = max(self.agent.cfg.embed_cache, 1)
+        drop = ("image", "next_image", "raw_state", "next_raw_state")
+        out = [{key: v for key, v in t.items() if key not in drop} for t in ts]
+        for src, raw, dst in (("image", "raw_state", "embedding"), ("next_image", "next_raw_state", "next_embedding")):
             for i in range(0, len(ts), 256):
                 chunk = np.stack([t[src] for t in ts[i:i + 256]])
                 self._embed_key += 1
-                z = self.agent.embed(self.state["params"], chunk, jax.random.PRNGKey(self._embed_key), crops=k)
+                if self.backbone is not None:  # the generalist reads the frame with the raw robot state
+                    z = self.backbone.encode(chunk, np.stack([t[raw] for t in ts[i:i + 256]]),
+                                             np.random.default_rng(self._embed_key), crops=k,
+                                             pad=self.agent.cfg.crop_pad)
+                else:
+                    z = self.agent.embed(self.state["params"], chunk, jax.random.PRNGKey(self._embed_key), crops=k)
                 for j, row in enumerate(z):
                     out[i + j][dst] = row
         return out
@@ -285,6 +307,7 @@ class Learner:
                 "privileged_state": self.obs_cfg.mode == "privileged", "layout": self.task.layout,
                 "grasp": self.task.grasp, "discount": self.task.discount, "state_dim": self.state_dim,
                 "obs": asdict(self.obs_cfg), "agent": asdict(self.agent.cfg), "time": time.time(),
+                "backbone": self.cfg.backbone, "embed_dim": self.agent.embed_dim if self.agent.external else 0,
                 "online_size": len(self.online), "demo_size": len(self.demo), "index": self.ckpt_index}
 
     def checkpoint(self, reason: str = "periodic") -> Path:

@@ -18,9 +18,22 @@ def _train_args(s, steps: int, batch: int) -> None:
     s.add_argument("--grad-accum", type=int, default=1, help="openvla: gradient accumulation steps")
     s.add_argument("--label-sigma", type=float, default=None, help="openvla: action-token targets spread over "
                    "neighbouring bins, a Gaussian of this many bins (default 3; 0: OpenVLA's one-hot loss)")
+    s.add_argument("--text-encoder", default="learned", choices=("learned", "wordllama"), help="octo, from scratch: "
+                   "the instruction's tokens, learned word embeddings or WordLlama's pretrained ones (frozen)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-resume", action="store_true", help="start over even if OUT holds a checkpoint")
     s.add_argument("--quiet", action="store_true")
+
+
+def _model_kwargs(ns) -> dict:
+    """Architecture choices of a model trained from scratch (octo-style's text encoder)."""
+    if ns.text_encoder == "learned":
+        return {}
+    if ns.model in OPENVLA:
+        raise ValueError("--text-encoder: openvla-style reads its own tokenizer's embeddings (octo-style only)")
+    from rldg_ros.vla.octo_style import OctoConfig
+
+    return {"model_cfg": OctoConfig(text_encoder=ns.text_encoder)}
 
 
 def add_parsers(sub) -> None:
@@ -124,7 +137,8 @@ def _pretrain(ns) -> int:
                 write_pretraining_dataset(data_root, "rldg_sim_pretrain", tasks, counts, ns.seed,
                                           progress=not ns.quiet, workers=ns.workers)
             data = [str(ds)]
-        summary = train(data, ns.out, _cfg(ns), resume=not ns.no_resume, progress=not ns.quiet, purpose="pretrain")
+        summary = train(data, ns.out, _cfg(ns), resume=not ns.no_resume, progress=not ns.quiet, purpose="pretrain",
+                        **_model_kwargs(ns))
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:  # RuntimeError: nothing recorded
         print(f"rldg pretrain: {exc}", file=sys.stderr)
         return 2
@@ -174,7 +188,8 @@ def _finetune(ns) -> int:
     train = _trainer(ns.model)
 
     try:
-        summary = train(ns.data, ns.out, _cfg(ns), base=ns.base, resume=not ns.no_resume, progress=not ns.quiet)
+        summary = train(ns.data, ns.out, _cfg(ns), base=ns.base, resume=not ns.no_resume, progress=not ns.quiet,
+                        **({} if ns.base else _model_kwargs(ns)))
     except (FileNotFoundError, ValueError) as exc:
         print(f"rldg finetune: {exc}", file=sys.stderr)
         return 2

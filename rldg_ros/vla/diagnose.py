@@ -103,12 +103,13 @@ def open_loop(model: str, ckpt: Path, data: list[Path], run: dict | None = None)
         n = ACTION_DIM  # an identity normalizer: the sampler hands back the recorded actions as they are
         ident = Normalizer(np.full(n, -1.0), np.ones(n), np.zeros(n), np.ones(n), "normal", GRIPPER)
         sampler = WindowSampler(val_eps, ident, c.window, c.horizon,
-                                lambda s: octo.tokenize(s, c.vocab, c.max_text), 0, pol.state_norm)
+                                lambda s: octo.text_ids(c, s), 0, pol.state_norm)
         pred, true = [], []
         import jax
 
         for b in sampler.all_batches(64):
-            chunk = pol.model.sample(b, jax.random.PRNGKey(0), deterministic=True, steps=pol.sample_steps)
+            chunk = pol.model.sample(octo.add_text_embedding(c, b), jax.random.PRNGKey(0), deterministic=True,
+                                     steps=pol.sample_steps)
             pred.append(np.clip(pol.norm.unnormalize(chunk[:, 0]), -1, 1))
             true.append(b["action"][:, 0])
         pred, true = np.concatenate(pred), np.concatenate(true)

@@ -64,6 +64,9 @@ class OctoConfig:
     # actions: "bounds_q99" (q01/q99 -> [-1, 1], clipped: OpenVLA's) or "normal" (mean/std, Octo's default); bounds
     # cloned the RL data to 20/20 where mean/std gave 7/20 (docs/generalists.md)
     action_norm: str = "bounds_q99"
+    # the instruction's tokens: "learned" (word embeddings learned from the training instructions) or "wordllama"
+    # (WordLlama's pretrained 256-d token embeddings, frozen, projected to the width: rldg_ros.vla.language)
+    text_encoder: str = "learned"
 
     @classmethod
     def from_dict(cls, d: dict, saved: bool = False) -> OctoConfig:
@@ -98,6 +101,25 @@ def tokenize(text: str, vocab: list[str], max_len: int, drop_unknown: bool = Fal
     index = {w: i for i, w in enumerate(vocab)}
     ids = [index.get(w, UNK) for w in words(text) if not drop_unknown or w in index][:max_len]
     return np.array(ids + [PAD] * (max_len - len(ids)), np.int32)
+
+
+def text_ids(cfg: OctoConfig, text: str, drop_unknown: bool = False) -> np.ndarray:
+    """The instruction as the model's text ids: word ids (learned) or WordLlama token ids (0 pads either way)."""
+    if cfg.text_encoder == "wordllama":
+        from rldg_ros.vla.language import wordllama_text
+
+        return wordllama_text().ids(text, cfg.max_text)
+    return tokenize(text, cfg.vocab, cfg.max_text, drop_unknown)
+
+
+def add_text_embedding(cfg: OctoConfig, batch: dict) -> dict:
+    """With the pretrained text encoder: the batch's ``text_emb`` (B, L, 256) looked up from its ids (outside the
+    jitted model: the frozen table is not a parameter)."""
+    if cfg.text_encoder == "wordllama" and "text_emb" not in batch:
+        from rldg_ros.vla.language import wordllama_text
+
+        batch = {**batch, "text_emb": wordllama_text().embed(batch["text"])}
+    return batch
 
 
 # -- diffusion schedule -------------------------------------------------------------------------------------------
@@ -160,7 +182,10 @@ def build_module(cfg: OctoConfig):
     class OctoStyle(nn.Module):
         def setup(self):
             self.image_tok = ImageTokenizer()
-            self.text_emb = nn.Embed(len(cfg.vocab), D)
+            if cfg.text_encoder == "wordllama":
+                self.text_proj = nn.Dense(D)
+            else:
+                self.text_emb = nn.Embed(len(cfg.vocab), D)
             self.text_pos = self.param("text_pos", nn.initializers.normal(0.02), (cfg.max_text, D))
             self.obs_pos = self.param("obs_pos", nn.initializers.normal(0.02), (cfg.window, cfg.n_patches, D))
             self.readout = self.param("readout", nn.initializers.normal(0.02), (cfg.window, 1, D))
@@ -186,7 +211,8 @@ def build_module(cfg: OctoConfig):
             P = obs.shape[2]
             ro = jnp.broadcast_to(self.readout[None], (b, w, 1, D))
             steps = jnp.concatenate([obs, ro], axis=2).reshape((b, w * (P + 1), D))
-            txt = self.text_emb(text) + self.text_pos[None]
+            txt = (self.text_proj(batch["text_emb"]) if cfg.text_encoder == "wordllama" else self.text_emb(text))
+            txt = txt + self.text_pos[None]
             x = jnp.concatenate([txt, steps], axis=1)  # (B, L + W (P + 1), D)
             L = txt.shape[1]
             # block-causal mask over token groups
@@ -340,6 +366,7 @@ def example_batch(cfg: OctoConfig, b: int = 1) -> dict[str, np.ndarray]:
     s = cfg.image_size
     return {"image": np.zeros((b, cfg.window, s, s, 3), np.uint8),
             "text": np.zeros((b, cfg.max_text), np.int32),
+            **({"text_emb": np.zeros((b, cfg.max_text, 256), np.float32)} if cfg.text_encoder == "wordllama" else {}),
             "timestep_pad": np.ones((b, cfg.window), bool),
             "action": np.zeros((b, cfg.horizon, cfg.action_dim), np.float32),
             "action_pad": np.ones((b, cfg.horizon), bool),

@@ -16,6 +16,7 @@ import numpy as np
 from rldg_ros.vla import octo_style as octo
 from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import GRIPPER, WindowSampler, image_augment, merged_statistics, split_episodes, write_summary
+from rldg_ros.vla.language import TEXT_ENCODERS
 from rldg_ros.vla.loop import loop_config, run_loop
 from rldg_ros.vla.normalize import Normalizer
 
@@ -92,8 +93,11 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
                              f"input {mcfg.proprio_dim}")
         state_norm = Normalizer.from_stats(stats, "proprio", mode="normal")
 
+    if mcfg.text_encoder not in TEXT_ENCODERS:
+        raise ValueError(f"text_encoder {mcfg.text_encoder!r}: one of {TEXT_ENCODERS}")
+
     def text_fn(s):
-        return octo.tokenize(s, mcfg.vocab, mcfg.max_text)
+        return octo.text_ids(mcfg, s)
 
     sampler = WindowSampler(train_eps, norm, mcfg.window, mcfg.horizon, text_fn, cfg.seed, state_norm,
                             augment=cfg.augment, word_dropout=cfg.word_dropout, pad_id=octo.PAD, unk_id=octo.UNK,
@@ -127,7 +131,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         losses, r = [], jax.random.PRNGKey(1234)  # fixed noise: comparable across evaluations
         for b in val_sampler.all_batches(cfg.batch_size):
             r, k = jax.random.split(r)
-            losses.append(float(eval_loss(params, b, k)))
+            losses.append(float(eval_loss(params, octo.add_text_embedding(mcfg, b), k)))
         return float(np.mean(losses))
 
     info = {"purpose": purpose, "base": str(base) if base else None, "data": [str(d) for d in data],
@@ -140,8 +144,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
 
     def one_step() -> dict:
         state["rng"], k = jax.random.split(state["rng"])
-        state["params"], state["opt_state"], loss, gnorm = update(state["params"], state["opt_state"],
-                                                                  sampler.batch(cfg.batch_size), k)
+        batch = octo.add_text_embedding(mcfg, sampler.batch(cfg.batch_size))
+        state["params"], state["opt_state"], loss, gnorm = update(state["params"], state["opt_state"], batch, k)
         return {"loss": float(loss), "grad_norm": float(gnorm)}
 
     def val() -> dict | None:
@@ -202,7 +206,7 @@ class OctoPolicy:
         pad[W - len(self.history):] = True
         frames = np.zeros((W, self.cfg.image_size, self.cfg.image_size, 3), np.uint8)
         frames[W - len(self.history):] = np.stack(self.history)
-        text = octo.tokenize(instruction, self.cfg.vocab, self.cfg.max_text, drop_unknown=self.drop_unknown)
+        text = octo.text_ids(self.cfg, instruction, drop_unknown=self.drop_unknown)
         batch = {"image": frames[None], "text": text[None],
                  "timestep_pad": pad[None]}
         if self.state_norm is not None:
@@ -216,6 +220,7 @@ class OctoPolicy:
             prop[W - len(self.states):] = np.stack(self.states)
             batch["proprio"] = prop[None]
         self.rng, k = jax.random.split(self.rng)
+        batch = octo.add_text_embedding(self.cfg, batch)
         chunk = self.model.sample(batch, k, deterministic=self.deterministic, steps=self.sample_steps)[0]
         if not np.all(np.isfinite(chunk)):
             raise ValueError(f"{self.name}: the model produced NaN/inf actions")
