@@ -57,7 +57,12 @@ def _ire(ns) -> int:
     if ns.fresh:
         shutil.rmtree(run, ignore_errors=True)
     try:
-        IreExperiment(cfg, run).run_all(stop_after=ns.stop_after)
+        exp = IreExperiment(cfg, run)
+    except KeyError as exc:  # an unknown task id
+        print(f"rldg experiment ire: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        exp.run_all(stop_after=ns.stop_after)
     except RuntimeError as exc:
         print(f"rldg experiment ire: {exc}\n(re-run the same command to continue from the stage that failed)",
               file=sys.stderr)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rldg_ros.config import param
 from rldg_ros.experiment.layout import RunLayout, slug
+from rldg_ros.experiment.stages import StagedRun
 from rldg_ros.spec import COLLECT_FIRST_SEED, EVAL_FIRST_SEED
 
 NODE = "rldg_ire"
@@ -60,43 +60,14 @@ def load_ire_config(path: str | Path | None, overrides: dict | None = None) -> I
                        overrides=overrides)
 
 
-@dataclass
-class _Stage:
-    done: bool = False
-    seconds: float = 0.0
-    info: dict = field(default_factory=dict)
-
-
-class IreExperiment:
+class IreExperiment(StagedRun):
     def __init__(self, cfg: IreConfig, run_dir: str | Path, log=print) -> None:
-        self.cfg, self.log = cfg, log
-        self.layout = RunLayout(Path(run_dir))
-        self.run = self.layout.root
-        self.run.mkdir(parents=True, exist_ok=True)
-        self.meta = json.loads(self.layout.meta.read_text()) if self.layout.meta.exists() else {}
-        self.meta.update({"experiment": "ire", "config": asdict(cfg)})
-        self.meta.setdefault("stages", {})
-        self._save()
+        from rldg_ros.sim.tasks import make_task
 
-    # -- bookkeeping -------------------------------------------------------------------------------------------
-    def _save(self) -> None:
-        tmp = self.layout.meta.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.meta, indent=1))
-        tmp.replace(self.layout.meta)
-
-    def _stage(self, name: str, fn) -> dict:
-        st = self.meta["stages"].get(name, {})
-        if st.get("done"):
-            self.log(f"ire: stage {name}: done already, skipped")
-            return st
-        self.log(f"ire: stage {name} ...")
-        t0 = time.monotonic()
-        info = fn() or {}
-        st = {"done": True, "seconds": time.monotonic() - t0 + float(st.get("seconds_before", 0.0)), **info}
-        self.meta["stages"][name] = st
-        self._save()
-        self.log(f"ire: stage {name}: {st['seconds'] / 60:.1f} min")
-        return st
+        for task in [cfg.task, *cfg.expert_tasks, *cfg.unseen_tasks]:  # a typo fails here, not in a graph later
+            make_task(task)
+        self.cfg = cfg
+        super().__init__(run_dir, {"experiment": "ire", "config": asdict(cfg)}, log, name="ire")
 
     def _up(self, graph: str, args: dict, duration: float, log_name: str) -> None:
         from rldg_ros.experiment.pipeline import run_graph

@@ -31,7 +31,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rldg_ros.experiment.config import SOURCES, ExperimentConfig
-from rldg_ros.experiment.layout import DATASET_VERSION, RunLayout, slug
+from rldg_ros.experiment.layout import DATASET_VERSION, slug
+from rldg_ros.experiment.stages import StagedRun
 from rldg_ros.spec import EVAL_FIRST_SEED
 
 
@@ -55,40 +56,13 @@ def run_graph(graph: str, args: dict, duration: float, logf: Path, domain: int |
     return rc
 
 
-class Experiment:
+class Experiment(StagedRun):
     def __init__(self, cfg: ExperimentConfig, run_dir: str | Path, *, profile: str = "custom",
                  log=print) -> None:
         self.cfg = cfg
-        self.run = Path(run_dir)
         self.profile = profile
-        self.log = log
-        self.run.mkdir(parents=True, exist_ok=True)
-        self.layout = RunLayout(self.run)
-        self.meta_path = self.layout.meta
-        self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
-        self.meta.update({"profile": profile, "config": asdict(cfg)})
-        self.meta.setdefault("stages", {})
         self._background: dict = {}  # (source, task) -> Future of a collection running alongside another stage
-        self._save()
-
-    # -- bookkeeping -------------------------------------------------------------------------------------------
-    def _save(self) -> None:
-        tmp = self.meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.meta, indent=1))
-        tmp.replace(self.meta_path)
-
-    def _stage(self, name: str, fn) -> None:
-        st = self.meta["stages"].get(name, {})
-        if st.get("done"):
-            self.log(f"experiment: stage {name}: done already ({st.get('seconds', 0):.0f} s), skipped")
-            return
-        self.log(f"experiment: stage {name} ...")
-        t0 = time.monotonic()
-        info = fn() or {}
-        dt = time.monotonic() - t0 + float(st.get("seconds_before", 0.0))
-        self.meta["stages"][name] = {"done": True, "seconds": dt, **info}
-        self._save()
-        self.log(f"experiment: stage {name}: {dt / 60:.1f} min")
+        super().__init__(run_dir, {"profile": profile, "config": asdict(cfg)}, log)
 
     def _up(self, graph: str, args: dict, duration: float, log_name: str, domain: int | None = None) -> int:
         return run_graph(graph, args, duration, self.layout.log(log_name), domain)

@@ -1,0 +1,42 @@
+"""Resumable stages of an experiment run (``rldg experiment rldg`` and ``rldg experiment ire``): each stage's status,
+wall time and results in ``RUN/experiment.json`` (written atomically), a finished stage skipped on a re-run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rldg_ros.experiment.layout import RunLayout
+
+
+class StagedRun:
+    def __init__(self, run_dir: str | Path, header: dict, log=print, name: str = "experiment") -> None:
+        self.run = Path(run_dir)
+        self.run.mkdir(parents=True, exist_ok=True)
+        self.layout = RunLayout(self.run)
+        self.log, self.name = log, name
+        self.meta = json.loads(self.layout.meta.read_text()) if self.layout.meta.exists() else {}
+        self.meta.update(header)
+        self.meta.setdefault("stages", {})
+        self._save()
+
+    def _save(self) -> None:
+        tmp = self.layout.meta.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.meta, indent=1))
+        tmp.replace(self.layout.meta)
+
+    def _stage(self, name: str, fn) -> dict:
+        """Run ``fn`` (-> its results, kept with the stage) unless the stage is done already; -> the stage's row."""
+        st = self.meta["stages"].get(name, {})
+        if st.get("done"):
+            self.log(f"{self.name}: stage {name}: done already ({st.get('seconds', 0):.0f} s), skipped")
+            return st
+        self.log(f"{self.name}: stage {name} ...")
+        t0 = time.monotonic()
+        info = fn() or {}
+        st = {"done": True, "seconds": time.monotonic() - t0 + float(st.get("seconds_before", 0.0)), **info}
+        self.meta["stages"][name] = st
+        self._save()
+        self.log(f"{self.name}: stage {name}: {st['seconds'] / 60:.1f} min")
+        return st
