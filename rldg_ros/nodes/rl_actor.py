@@ -58,7 +58,7 @@ class RlActor(EpisodeNode):
         self.draining = False  # the graph is stopping: no new step or episode, only the outbox is emptied
         self.metrics = None
         if c.run_dir:
-            from rldg_ros.rl.learner import MetricsLog
+            from rldg_ros.metrics import MetricsLog
 
             kind, ns = ("eval" if c.eval_only else "actor"), self.get_namespace().strip("/").replace("/", "_")
             self.metrics = MetricsLog(Path(c.run_dir) / (f"{kind}s/{ns}" if ns else kind))  # a fleet: one each

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.config import param
+from rldg_ros.metrics import MetricsLog
 from rldg_ros.rl.agent import AgentConfig, SACAgent, from_bytes, to_bytes
 from rldg_ros.rl.buffer import ReplayBuffer, WriteAheadLog, field_specs
 from rldg_ros.rl.spaces import LAYOUTS, ObsConfig, TaskRL, resolve_obs, task_defaults
@@ -105,33 +106,6 @@ def make_agent(cfg: LearnerConfig, backbone=None) -> tuple[SACAgent, TaskRL, Obs
     return agent, t, obs, state_dim
 
 
-class MetricsLog:
-    """``metrics.jsonl`` (one JSON object per line, with ``kind``) + TensorBoard scalars (tensorboardX)."""
-
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.f = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115
-        self.tb = None
-        if tensorboard:
-            from tensorboardX import SummaryWriter
-
-            self.tb = SummaryWriter(str(run_dir / "tb"))
-
-    def write(self, kind: str, step: int, values: dict) -> None:
-        row = {"kind": kind, "step": int(step), "time": time.time(), **values}
-        self.f.write(json.dumps(row) + "\n")
-        self.f.flush()
-        if self.tb is not None:
-            for k, v in values.items():
-                if isinstance(v, (int, float, bool, np.floating, np.integer)):
-                    self.tb.add_scalar(f"{kind}/{k}", float(v), int(step))
-
-    def close(self) -> None:
-        self.f.close()
-        if self.tb is not None:
-            self.tb.close()
-
-
 class Learner:
     def __init__(self, cfg: LearnerConfig, *, tensorboard: bool = True, progress: bool = True) -> None:
         self.cfg = cfg
@@ -155,7 +129,7 @@ class Learner:
 
             _, enc = load_encoder(cfg.encoder_checkpoint)
             self.state = self.agent.set_encoder(self.state, enc, frozen=cfg.freeze_encoder)
-        elif cached:
+        elif cached and not self.agent.external:
             self.agent.frozen_encoder = True  # a random conv encoder, fixed: only the head learns on its features
         self._embed_key = 0
         self.step = 0

@@ -73,13 +73,3 @@ def distributed() -> tuple[int, int]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
-
-
-class NullLog:
-    """The metrics log of a rank other than 0 (rank 0 writes the run's files)."""
-
-    def write(self, *args, **kwargs) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

@@ -64,7 +64,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     import optax
     from flax import serialization
 
-    from rldg_ros.rl.learner import MetricsLog
+    from rldg_ros.metrics import MetricsLog
 
     cfg = cfg or TrainConfig()
     out = Path(out_dir)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rldg_ros.metrics import NullLog
 from rldg_ros.vla import openvla_style as ov
 from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import merged_statistics, split_episodes, write_summary
-from rldg_ros.vla.loop import NullLog, distributed, loop_config, run_loop
+from rldg_ros.vla.loop import distributed, loop_config, run_loop
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -49,7 +50,7 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
           progress: bool = True, purpose: str = "finetune") -> dict:
     import torch
 
-    from rldg_ros.rl.learner import MetricsLog
+    from rldg_ros.metrics import MetricsLog
 
     cfg = cfg or TrainConfig()
     rank, world = distributed()  # data parallel under torchrun: each rank a slice of every global batch
