@@ -47,20 +47,15 @@ def _fleet(actors: int, seconds: float, d: Path) -> dict:
 def _finetune(nproc: int, steps: int, ds: str, d: Path) -> dict:
     script = d / "ft.py"
     script.write_text(
-        "import json, os, sys, time\n"
+        "import sys\n"
         "from rldg_ros.vla.train_openvla import TrainConfig, train\n"
-        "t0 = time.perf_counter()\n"
-        f"s = train([sys.argv[1]], sys.argv[2], TrainConfig(max_steps={steps}, batch_size=32, log_every=10,"
-        " eval_every=100000, checkpoint_every=100000, threads=int(sys.argv[3])), progress=False)\n"
-        "if os.environ.get('RANK', '0') == '0':\n"
-        "    json.dump({'seconds': time.perf_counter() - t0}, open(sys.argv[4], 'w'))\n")
-    res = d / f"ft{nproc}.json"
+        f"train([sys.argv[1]], sys.argv[2], TrainConfig(max_steps={steps}, batch_size=32, log_every=10,"
+        " eval_every=100000, checkpoint_every=100000, threads=int(sys.argv[3])), progress=False)\n")
     threads = str(max(1, (os.cpu_count() or 2) // nproc))
     cmd = ([sys.executable, str(script)] if nproc == 1 else
            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(script)])
     t0 = time.perf_counter()
-    out = subprocess.run([*cmd, ds, str(d / f"m{nproc}"), threads, str(res)], capture_output=True, text=True,
-                         timeout=3600)
+    out = subprocess.run([*cmd, ds, str(d / f"m{nproc}"), threads], capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         return {"error": (out.stdout + out.stderr)[-1500:]}
     wall = time.perf_counter() - t0

@@ -42,12 +42,15 @@ class ActorPolicy:
 
     def build(self, meta: dict) -> bool:
         """The agent a learner with this meta trains; -> True if it was (re)built."""
-        if self.meta is not None and all(meta.get(k) == self.meta.get(k) for k in _SHAPE_KEYS):
+        if self._same_network(meta):
             return False
         self.agent, self.obs_cfg, self.template = self._make(meta)
         self.backbone = _backbone(meta)
         self.meta = meta
         return True
+
+    def _same_network(self, meta: dict) -> bool:
+        return self.meta is not None and all(meta.get(k) == self.meta.get(k) for k in _SHAPE_KEYS)
 
     @staticmethod
     def _make(meta: dict):
@@ -65,7 +68,7 @@ class ActorPolicy:
         nothing changes if the blob does not fit it (raises). -> (rebuilt, first parameters)."""
         from rldg_ros.rl.agent import from_bytes
 
-        if self.meta is not None and all(meta.get(k) == self.meta.get(k) for k in _SHAPE_KEYS):
+        if self._same_network(meta):
             params = from_bytes(self.template, blob)
             rebuilt = False
         else:

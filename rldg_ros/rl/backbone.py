@@ -22,14 +22,14 @@ class OctoBackbone:
         import jax
 
         from rldg_ros.vla import octo_style as octo
-        from rldg_ros.vla.normalize import Normalizer
+        from rldg_ros.vla.train_octo import OctoPolicy
 
         self.spec = f"octo:{checkpoint}"
-        self.model, stats = octo.load(checkpoint)
-        self.cfg = c = self.model.cfg
+        policy = OctoPolicy(checkpoint)  # the checkpoint read as the policy reads it (state norm, unknown words)
+        self.model, self.cfg, self.state_norm = policy.model, policy.cfg, policy.state_norm
+        c = self.cfg
         self.instruction = instruction
-        self.state_norm = Normalizer.from_stats(stats, "proprio", mode="normal") if c.proprio_dim else None
-        self.text = octo.text_ids(c, instruction, drop_unknown=not self.model.info.get("base"))
+        self.text = octo.text_ids(c, instruction, drop_unknown=policy.drop_unknown)
         self._octo = octo
         module = self.model.module
         self._embed = jax.jit(lambda params, batch: module.apply({"params": params}, batch, method="embed"))
