@@ -48,6 +48,17 @@ $(STAMPS)/tf: requirements/tf.txt | $(BIN)/python
 	$(TFVENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements/tf.txt
 	@mkdir -p $(STAMPS) && touch $@
 
+# LeRobot's dataset reader in a venv of its own, only to check that it reads our LeRobot export (test_lerobot.py):
+# lerobot pins torch<2.11 and only torch 2.13.0 installs here, so lerobot goes in without its dependency pins
+LRVENV := .venv-lerobot
+LEROBOT := lerobot==0.4.4
+$(STAMPS)/lerobot: requirements/lerobot.txt requirements/lerobot-constraints.txt | $(BIN)/python
+	$(PY) -m venv $(LRVENV)
+	$(LRVENV)/bin/python -m pip install --disable-pip-version-check -q -c requirements/lerobot-constraints.txt \
+		-r requirements/lerobot.txt
+	$(LRVENV)/bin/python -m pip install --disable-pip-version-check -q --no-deps $(LEROBOT)
+	@mkdir -p $(STAMPS) && touch $@
+
 # the OpenVLA-style generalist: torch (2.13.0 CPU, pinned), transformers, peft
 $(STAMPS)/vla: $(STAMPS)/deps requirements/vla.txt
 	$(PIP) -r requirements/vla.txt
@@ -67,7 +78,7 @@ $(STAMPS)/editable: $(STAMPS)/deps setup.py setup.cfg pyproject.toml rldg_ros/ex
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint $(STAMPS)/tf
+test: setup lint $(STAMPS)/tf $(STAMPS)/lerobot
 	@set +e; $(BIN)/python -m pytest test; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing" >&2; exit 1; fi; \
 	exit $$rc
@@ -90,4 +101,4 @@ clean:
 	rm -rf ws/build ws/install ws/log $(STAMPS)/msgs .pytest_cache .ruff_cache
 
 distclean: clean
-	rm -rf $(VENV) $(TFVENV)
+	rm -rf $(VENV) $(TFVENV) $(LRVENV)

@@ -1,4 +1,4 @@
-"""``rldg record`` and ``rldg convert``."""
+"""``rldg record``, ``rldg convert``, ``rldg export lerobot`` and ``rldg import lerobot``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,27 @@ def add_parsers(sub) -> None:
     s.add_argument("--shard-mb", type=float, default=256.0)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_convert)
+
+    s = sub.add_parser("export", help="export RLDS datasets to other formats")
+    ex = s.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    e = ex.add_parser("lerobot", help="RLDS datasets -> one LeRobotDataset v3.0 (image features)")
+    e.add_argument("rlds", nargs="+", help="RLDS dataset directories (<name>/<version>) or folders holding them")
+    e.add_argument("--out", required=True, help="the LeRobot dataset root to create")
+    e.add_argument("--robot-type", default="franka", help="info.json robot_type")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=_export_lerobot)
+
+    s = sub.add_parser("import", help="import datasets from other formats as RLDS")
+    im = s.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    i = im.add_parser("lerobot", help="a LeRobotDataset v3.0 (image features, 7-D actions) -> RLDS")
+    i.add_argument("root", help="the LeRobot dataset root (meta/info.json)")
+    i.add_argument("--out", required=True, help="output directory (the dataset lands in OUT/NAME/1.0.0)")
+    i.add_argument("--name", required=True, help="dataset name (lower_snake_case)")
+    i.add_argument("--image-key", default=None, help="the image feature (default: observation.images.wrist, or "
+                   "the only image feature)")
+    i.add_argument("--state-key", default="observation.state")
+    i.add_argument("--quiet", action="store_true")
+    i.set_defaults(func=_import_lerobot)
 
 
 def _record(ns) -> int:
@@ -98,3 +119,29 @@ def _convert(ns) -> int:
     print_summary(report)
     print(report.dataset)
     return 0 if report.episodes_written else 1
+
+
+def _export_lerobot(ns) -> int:
+    from rldg_ros.data.lerobot import export_lerobot
+
+    try:
+        rep = export_lerobot(ns.rlds, ns.out, robot_type=ns.robot_type, progress=not ns.quiet)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"rldg export lerobot: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"root": rep.root, "episodes": rep.episodes, "frames": rep.frames, "tasks": rep.tasks,
+                      "data_files": rep.data_files, "sources": rep.sources}, indent=1))
+    return 0
+
+
+def _import_lerobot(ns) -> int:
+    from rldg_ros.data.lerobot import import_lerobot
+
+    try:
+        rep = import_lerobot(ns.root, ns.out, ns.name, ns.image_key, ns.state_key, progress=not ns.quiet)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"rldg import lerobot: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"dataset": rep.dataset, "episodes": rep.episodes, "frames": rep.frames,
+                      "success_from": rep.success_from}, indent=1))
+    return 0
