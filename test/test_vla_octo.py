@@ -147,3 +147,46 @@ def test_a_pretrained_instruction_encoder_shipped_in_its_wheel_conditions_octo_s
     emb = np.asarray(pol.model.module.apply({"params": pol.model.params}, octo.add_text_embedding(pol.cfg, b),
                                             method="embed"))
     assert np.abs(emb[0] - emb[1]).max() > 1e-4  # the instruction reaches the readout
+
+
+_DP_SCRIPT = """
+import json, os, sys
+from rldg_ros.vla import octo_style as octo
+from rldg_ros.vla.train_octo import TrainConfig, train
+tiny = octo.OctoConfig(**json.loads(sys.argv[4]))
+s = train([sys.argv[1]], sys.argv[2], TrainConfig(max_steps=12, batch_size=8, lr=1e-3, warmup=2, log_every=1,
+          eval_every=6, checkpoint_every=100), model_cfg=tiny, progress=False, purpose="pretrain")
+if os.environ.get("RANK", "0") == "0":
+    json.dump({"loss": [h["loss"] for h in s["history"] if "loss" in h],
+               "val": [h["val_loss"] for h in s["history"] if h.get("val_loss") is not None]}, open(sys.argv[3], "w"))
+"""
+
+
+@pytest.mark.timeout(600)
+def test_two_jax_processes_follow_the_one_process_loss_curve(dataset, tmp_path):
+    """JAX multi-process data parallel (2 CPU processes under torchrun, gloo collectives), each feeding half of every
+    global batch of 8: the loss curve is the one process's with the same global batch; process 0 writes the
+    checkpoint, and it loads."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "dp.py"
+    script.write_text(_DP_SCRIPT)
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    tiny = json.dumps(TINY)
+    subprocess.run([sys.executable, str(script), str(dataset), str(tmp_path / "m1"), str(one), tiny], check=True,
+                   timeout=300)
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script), str(dataset), str(tmp_path / "m2"), str(two), tiny], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    assert len(a["loss"]) == len(b["loss"]) == 12 and a["loss"][-1] < a["loss"][0]  # it trains
+    np.testing.assert_allclose(b["loss"], a["loss"], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(b["val"], a["val"], rtol=2e-3, atol=2e-3)
+    meta = json.loads((tmp_path / "m2" / "config.json").read_text())
+    assert meta["processes"] == 2 and meta["step"] == 12
+    m1, _ = octo.load(tmp_path / "m1")
+    m2, _ = octo.load(tmp_path / "m2")
+    for x, y in zip(jax.tree_util.tree_leaves(m1.params), jax.tree_util.tree_leaves(m2.params), strict=True):
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-2, atol=1e-3)

@@ -58,9 +58,10 @@ def add_parsers(sub) -> None:
     s.add_argument("--data", nargs="+", required=True, help="RLDS directories (NAME/VERSION)")
     s.add_argument("--base", default=None, help="checkpoint to start from (e.g. the pretrained one)")
     s.add_argument("--out", required=True, help="checkpoint directory")
-    s.add_argument("--nproc", type=int, default=1, help="openvla-style: data-parallel processes on this host "
-                   "(torch.distributed: gloo on CPU, nccl with CUDA; --batch-size is the global batch); the same as "
-                   "'torchrun --nproc_per_node N -m rldg_ros.cli finetune ...', which also spans hosts")
+    s.add_argument("--nproc", type=int, default=1, help="data-parallel processes on this host (openvla-style: "
+                   "torch.distributed, gloo on CPU, nccl with CUDA; octo-style: JAX multi-process, gloo on CPU; "
+                   "--batch-size is the global batch); the same as 'torchrun --nproc_per_node N -m rldg_ros.cli "
+                   "finetune ...', which also spans hosts")
     _train_args(s, 1000, 32)
     s.set_defaults(func=_finetune)
 
@@ -172,10 +173,6 @@ def _finetune(ns) -> int:
     import os
 
     if ns.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        if ns.model not in OPENVLA:
-            print(f"rldg finetune: --nproc: data-parallel fine-tuning is openvla-style's (torch.distributed); "
-                  f"{ns.model} trains in one process", file=sys.stderr)
-            return 2
         import subprocess
 
         argv = [a for a in sys.argv[1:] if not a.startswith("--nproc")]

@@ -73,3 +73,23 @@ def distributed() -> tuple[int, int]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
+
+
+def jax_distributed() -> tuple[int, int]:
+    """-> (process index, process count) for JAX. Under ``torchrun`` (``WORLD_SIZE`` > 1; the same launcher as
+    openvla-style's, which also spans hosts) this joins JAX's multi-process runtime: the coordinator on
+    ``MASTER_ADDR`` at ``MASTER_PORT`` + 1 (or ``JAX_COORDINATOR_ADDRESS``), CPU collectives over gloo (GPUs use
+    NCCL by themselves); (0, 1) in a plain process. Call it before JAX computes anything."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import jax
+
+    if not jax.distributed.is_initialized():
+        coord = os.environ.get("JAX_COORDINATOR_ADDRESS") or (
+            f"{os.environ.get('MASTER_ADDR', '127.0.0.1')}:{int(os.environ.get('MASTER_PORT', '29500')) + 1}")
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(coord, world, int(os.environ["RANK"]))
+    return jax.process_index(), jax.process_count()

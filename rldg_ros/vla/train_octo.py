@@ -17,7 +17,7 @@ from rldg_ros.vla import octo_style as octo
 from rldg_ros.vla.bases import verify
 from rldg_ros.vla.data import GRIPPER, WindowSampler, image_augment, merged_statistics, split_episodes, write_summary
 from rldg_ros.vla.language import TEXT_ENCODERS
-from rldg_ros.vla.loop import loop_config, run_loop
+from rldg_ros.vla.loop import jax_distributed, loop_config, run_loop
 from rldg_ros.vla.normalize import Normalizer
 
 
@@ -59,14 +59,22 @@ def _optimizer(cfg: TrainConfig):
 def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None = None, *,
           base: str | Path | None = None, model_cfg: octo.OctoConfig | None = None, resume: bool = True,
           progress: bool = True, purpose: str = "finetune") -> dict:
-    """Train on ``data`` (RLDS dirs) into ``out_dir``; from ``base`` (a checkpoint: fine-tuning) or from scratch."""
+    """Train on ``data`` (RLDS dirs) into ``out_dir``; from ``base`` (a checkpoint: fine-tuning) or from scratch.
+
+    Under ``torchrun`` (``rldg finetune --nproc N``) this is data parallel over JAX processes: every process draws
+    the same global batch and feeds its own rows, the parameters are replicated and XLA averages the gradients, so
+    the loss curve is the one process's at the same global batch; process 0 writes the checkpoints."""
+    rank, world = jax_distributed()  # before JAX computes anything
     import jax
     import optax
     from flax import serialization
 
-    from rldg_ros.metrics import MetricsLog
+    from rldg_ros.metrics import MetricsLog, NullLog
 
     cfg = cfg or TrainConfig()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} processes")
+    progress = progress and rank == 0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if base:
@@ -114,6 +122,26 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         params, opt_state, step = restored["params"], restored["opt_state"], int(restored["step"])
         sampler.rng = np.random.default_rng(cfg.seed + step)
     rng = jax.random.PRNGKey(cfg.seed + step)
+    rows = lambda batch: batch  # noqa: E731 - one process: the batch as it is
+    if world > 1:
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        mesh = Mesh(np.array(jax.devices()), ("data",))
+        every, split = NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("data"))
+        per = cfg.batch_size // world
+
+        def rows(batch: dict) -> dict:  # this process's rows of the global batch, as one global array
+            return {k: jax.make_array_from_process_local_data(split, np.asarray(v)[rank * per:(rank + 1) * per])
+                    for k, v in batch.items()}
+
+        def replicated(tree):
+            def put(x):
+                x = np.asarray(x)
+                return jax.make_array_from_callback(x.shape, every, lambda i: x[i])
+
+            return jax.tree_util.tree_map(put, tree)
+
+        params, opt_state = replicated(params), replicated(opt_state)
 
     @jax.jit
     def update(params, opt_state, batch, rng):
@@ -136,16 +164,18 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
 
     info = {"purpose": purpose, "base": str(base) if base else None, "data": [str(d) for d in data],
             "train_episodes": len(train_eps), "val_episodes": len(val_eps), "train_windows": len(sampler),
-            "train_config": asdict(cfg), "parameters": int(sum(x.size for x in jax.tree_util.tree_leaves(params)))}
-    log = MetricsLog(out)
+            "train_config": asdict(cfg), "parameters": int(sum(x.size for x in jax.tree_util.tree_leaves(params))),
+            "processes": world}
+    log = MetricsLog(out) if rank == 0 else NullLog()
     log.write("start", step, {k: v for k, v in info.items() if isinstance(v, (int, float))})
 
     state = {"params": params, "opt_state": opt_state, "rng": rng}
 
     def one_step() -> dict:
         state["rng"], k = jax.random.split(state["rng"])
-        batch = octo.add_text_embedding(mcfg, sampler.batch(cfg.batch_size))
-        state["params"], state["opt_state"], loss, gnorm = update(state["params"], state["opt_state"], batch, k)
+        batch = rows(octo.add_text_embedding(mcfg, sampler.batch(cfg.batch_size)))
+        state["params"], state["opt_state"], loss, gnorm = update(state["params"], state["opt_state"], batch,
+                                                                  np.asarray(k))
         return {"loss": float(loss), "grad_norm": float(gnorm)}
 
     def val() -> dict | None:
@@ -153,6 +183,8 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
         return None if v is None else {"loss": v}
 
     def checkpoint(at: int, reason: str) -> None:
+        if rank:
+            return
         model.params = state["params"]
         blob = serialization.to_bytes({"params": state["params"], "opt_state": state["opt_state"], "step": at,
                                        "rng": np.zeros(2, np.uint32)})
@@ -161,6 +193,12 @@ def train(data: list[str | Path], out_dir: str | Path, cfg: TrainConfig | None =
     step, seconds, history = run_loop(loop_config(cfg), step, one_step, val, checkpoint, log,
                                       f"{purpose} {octo.NAME}", progress)
     log.close()
+    if world > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("rldg finetune: checkpoint written")
+        if rank:
+            return {"step": step, "history": history}
     return write_summary(out, info, step, seconds, history)
 
 
