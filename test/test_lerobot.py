@@ -44,6 +44,12 @@ def test_rlds_lerobot_rlds_round_trip_is_exact(tmp_path):
     info = json.loads((tmp_path / "lr" / "meta" / "info.json").read_text())
     assert info["codebase_version"] == "v3.0" and info["fps"] == 10 and info["total_frames"] == 100
     assert info["splits"] == {"train": "0:3", "val": "3:4"}
+    # two sources with a val split each: every split stays one contiguous range
+    rlds(tmp_path, episodes=4, failed=(), name="ds2", val_fraction=0.25)
+    two = export_lerobot([tmp_path / "rlds"], tmp_path / "lr2", progress=False)
+    assert json.loads((tmp_path / "lr2" / "meta" / "info.json").read_text())["splits"] == {"train": "0:6",
+                                                                                          "val": "6:8"}
+    assert two.episodes == 8
     assert info["features"]["action"]["names"][-1] == "gripper"
     back = import_lerobot(tmp_path / "lr", tmp_path / "back", "back", progress=False)
     assert back.success_from == "rldg success column"

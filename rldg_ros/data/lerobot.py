@@ -201,9 +201,12 @@ def _export(sources: list[Path], root: Path, robot_type: str, progress: bool) ->
         from tqdm import tqdm
 
         bar = tqdm(total=sum(sum(r.splits.values()) for r in readers), desc="export lerobot", unit="ep")
-    for src, reader in zip(sources, readers, strict=True):
-        splits = sorted(reader.splits, key=lambda s: (s != "train", s))
-        for split in splits:
+    # split by split over every source, so that each split is one contiguous range of episodes (info.json "splits")
+    splits = sorted({s for r in readers for s in r.splits}, key=lambda s: (s != "train", s))
+    for split in splits:
+        for src, reader in zip(sources, readers, strict=True):
+            if split not in reader.splits:
+                continue
             for ep in reader.episodes(split, decode_images=False):
                 st = ep["steps"]
                 n = len(st["action"])
