@@ -293,3 +293,21 @@ def test_stop_after_runs_the_stages_up_to_the_one_named_and_a_rerun_continues(tm
     ran.clear()
     exp.run_all()
     assert ran == [*STAGES[3:], "results"]  # the finished stages are kept
+
+
+def test_the_demonstrator_evaluation_and_the_probe_can_be_left_out(tmp_path, monkeypatch):
+    """The quick profile leaves the scripted demonstrator's evaluation and the data probe to the full profile: no
+    job is made for either (the full profile keeps both)."""
+    from rldg_ros.experiment import pipeline
+    from rldg_ros.experiment.pipeline import Experiment
+
+    quick, full = load_experiment_config("quick"), load_experiment_config("full")
+    assert full.eval_demonstrator and full.probe and not quick.eval_demonstrator and not quick.probe
+    quick.collect_human_during_rl = False
+    exp = Experiment(quick, tmp_path / "run")
+    assert all(p["kind"] != "scripted" for p in exp.policies())
+    assert any(p["kind"] == "specialist" for p in exp.policies())
+    monkeypatch.setattr(pipeline, "run_jobs", lambda *a, **k: pytest.fail("the probe ran a job"))
+    assert exp.probe() == {"probe": None}
+    full.collect_human_during_rl = False
+    assert any(p["kind"] == "scripted" for p in Experiment(full, tmp_path / "run2").policies())

@@ -545,3 +545,45 @@ def test_a_generalist_as_the_frozen_backbone_of_an_rl_policy(tmp_path):
     assert set(obs) == {"state", "embedding"} and obs["embedding"].shape == (dim,)
     a = pol.act(obs, is_eval=True, first_step=True)
     assert a.shape == (7,) and np.all(np.isfinite(a))
+
+
+def test_deferred_demos_hold_training_until_they_are_in_and_survive_a_restart(tmp_path):
+    """A node's learner publishes parameters and takes transitions before its scripted demos exist; it trains only
+    once they are added, and a checkpoint taken before that makes the resumed learner seed them again."""
+    import numpy as np
+
+    from rldg_ros.rl.agent import AgentConfig
+    from rldg_ros.rl.learner import Learner, LearnerConfig
+
+    def cfg():
+        return LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run"), num_demos=1,
+                             capacity=2000, checkpoint_every_s=1e9, agent=AgentConfig(hidden=[16, 16], batch_size=8))
+
+    rng = np.random.default_rng(0)
+
+    def t():
+        return {"state": rng.normal(size=20).astype(np.float32), "next_state": rng.normal(size=20).astype(np.float32),
+                "action": rng.uniform(-1, 1, 3).astype(np.float32), "gripper": np.int32(1),
+                "gripper_changed": np.float32(0), "reward": np.float32(0), "terminal": np.float32(0),
+                "intervention": np.float32(0)}
+
+    L = Learner(cfg(), tensorboard=False, progress=False, defer_demos=True)
+    assert not L.demos_seeded and len(L.demo) == 0
+    for i in range(1, 6):
+        assert L.receive("actor-1", i, t())
+    L.flush()
+    assert len(L.online) == 5 and not L.ready()  # transitions are kept, training waits for the demos
+    L.checkpoint("before demos")
+    L.close()
+    R = Learner(cfg(), tensorboard=False, progress=False, defer_demos=True)
+    assert R.resumed_from and not R.demos_seeded and len(R.online) == 5 and not R.ready()
+    transitions, info = R.demo_transitions()
+    assert transitions and len(R.demo) == 0  # computing them touches no buffer
+    R.add_demos(transitions, info)
+    assert R.ready() and len(R.demo) == len(transitions)
+    R.train_step()
+    R.checkpoint("after demos")
+    R.close()
+    S = Learner(cfg(), tensorboard=False, progress=False, defer_demos=True)
+    assert S.demos_seeded and len(S.demo) == len(transitions) and S.ready()
+    S.close()

@@ -190,3 +190,40 @@ def test_two_jax_processes_follow_the_one_process_loss_curve(dataset, tmp_path):
     m2, _ = octo.load(tmp_path / "m2")
     for x, y in zip(jax.tree_util.tree_leaves(m1.params), jax.tree_util.tree_leaves(m2.params), strict=True):
         np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-2, atol=1e-3)
+
+
+def test_the_strided_slice_stem_is_the_convolution_it_replaces():
+    """The image tokenizer's convolutions run as strided slices + one matmul: same parameter tree and shapes as
+    flax's nn.Conv (checkpoints load unchanged) and the same tokens, to float precision."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+
+    from rldg_ros.vla.octo_style import OctoConfig, OctoModel
+
+    class Conv(nn.Module):  # the tokenizer as it was, on flax's convolution
+        stem: tuple
+        patch: int
+        width: int
+
+        @nn.compact
+        def __call__(self, img):
+            b, w = img.shape[:2]
+            x = img.reshape((b * w, *img.shape[2:])).astype(jnp.float32) / 127.5 - 1.0
+            for c in self.stem:
+                x = nn.relu(nn.GroupNorm(num_groups=8)(nn.Conv(c, (3, 3), strides=(2, 2))(x)))
+            x = nn.Conv(self.width, (self.patch, self.patch), strides=(self.patch, self.patch), padding="VALID")(x)
+            return x.reshape((b, w, -1, self.width))
+
+    for cfg in (OctoConfig(), OctoConfig(image_size=48, stem=(16, 32, 32), patch=2, width=64)):
+        ref = Conv(tuple(cfg.stem), cfg.patch, cfg.width)
+        img = np.random.default_rng(0).integers(0, 256, (3, cfg.window, cfg.image_size, cfg.image_size, 3),
+                                                dtype=np.uint8)
+        m = OctoModel.init(cfg, 0)
+        ref_params = ref.init(jax.random.PRNGKey(1), img)["params"]
+        mine = m.params["image_tok"]
+        assert jax.tree_util.tree_map(np.shape, mine) == jax.tree_util.tree_map(np.shape, ref_params)
+        ours = m.module.apply({"params": m.params}, img, method=lambda mod, x: mod.image_tok(x))
+        theirs = ref.apply({"params": mine}, img)
+        assert ours.shape == (3, cfg.window, cfg.n_patches, cfg.width)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-4)

@@ -80,6 +80,10 @@ class ExperimentConfig:
                            "scripted policies: test_eval.py)")
     train_workers: int = param(1, min=1, help="fine-tuning runs side by side on this many processes, one compute "
                                "thread each (1: one after the other, all cores each, with a progress bar per step)")
+    eval_demonstrator: bool = param(True, help="also evaluate the scripted human-like demonstrator (the human data's "
+                                    "own success rate) on every task")
+    probe: bool = param(True, help="run the data probe: a plain state -> action MLP cloned from each dataset and "
+                        "evaluated the same way, the yardstick the generalists are held to")
     eval_workers: int = param(2, min=1, help="in-process evaluation (and data probe) jobs run on this many "
                               "processes, one thread each (the simulator and renderer are single-threaded)")
     seed: int = param(0, min=0)

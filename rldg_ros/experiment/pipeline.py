@@ -299,7 +299,8 @@ class Experiment(StagedRun):
         for t in self.cfg.tasks:
             rows.append({"name": f"rl_specialist_{slug(t)}", "spec": f"rl:{self.specialist_path(t)}",
                          "kind": "specialist", "trained_on": t})
-        rows.append({"name": "human_like", "spec": "human_like", "kind": "scripted"})
+        if self.cfg.eval_demonstrator:
+            rows.append({"name": "human_like", "spec": "human_like", "kind": "scripted"})
         return rows
 
     def evaluate(self) -> dict:
@@ -330,6 +331,9 @@ class Experiment(StagedRun):
     def probe(self) -> dict:
         """The data probe (probe.py): state -> action MLP behaviour cloning on every fine-tuning dataset."""
         c = self.cfg
+        if not c.probe:
+            self.log("experiment: data probe off (probe: false)")
+            return {"probe": None}
         edir = self.layout.eval_dir
         edir.mkdir(exist_ok=True)
         sets = self.datasets()

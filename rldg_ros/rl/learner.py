@@ -107,7 +107,12 @@ def make_agent(cfg: LearnerConfig, backbone=None) -> tuple[SACAgent, TaskRL, Obs
 
 
 class Learner:
-    def __init__(self, cfg: LearnerConfig, *, tensorboard: bool = True, progress: bool = True) -> None:
+    """The SAC/RLPD learner, ROS-free. ``defer_demos``: scripted demos (generated in the sim, ~1 min of CPU for 20)
+    are not made here but by :meth:`demo_transitions` + :meth:`add_demos` later, so a node can publish its first
+    parameters and take the actor's transitions meanwhile; it does not train (:meth:`ready`) until they are in."""
+
+    def __init__(self, cfg: LearnerConfig, *, tensorboard: bool = True, progress: bool = True,
+                 defer_demos: bool = False) -> None:
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_root = self.run_dir / "checkpoints"
@@ -143,25 +148,37 @@ class Learner:
         self.metrics = MetricsLog(self.run_dir, tensorboard)
         self.train_started = time.monotonic()
         self.steps_at_log, self.time_at_log = 0, time.monotonic()
+        self.demos_seeded = True
         if not self._resume():
-            self._seed_demos(progress)
             self.wal_name = "wal-0000.log"
             self.wal = WriteAheadLog(self.ckpt_root / self.wal_name)
-            self.checkpoint()  # a crash before the first periodic checkpoint still finds the demos
+            if defer_demos and self.cfg.demos.startswith("scripted:") and self.cfg.num_demos > 0:
+                self.demos_seeded = False
+            else:
+                self._seed_demos(progress)
+                self.checkpoint()  # a crash before the first periodic checkpoint still finds the demos
 
     # -- demos -------------------------------------------------------------------------------------------------
+    def demo_transitions(self, progress: bool = False) -> tuple[list[dict], dict]:
+        """The scripted demos' transitions, encoded (touches no buffer: a node runs it beside ingestion)."""
+        from rldg_ros.rl.demos import scripted_demos
+
+        transitions, info = scripted_demos(self.cfg.task, self.obs_cfg, self.task, self.cfg.demos.split(":", 1)[1],
+                                           self.cfg.num_demos, seed=10_000 + self.cfg.seed, progress=progress)
+        return self._encoded(transitions), info
+
+    def add_demos(self, transitions: list[dict], info: dict) -> None:
+        for t in transitions:
+            self.demo.add(t)
+        self.demos_seeded = True
+        self.metrics.write("demos", self.step, info)
+
     def _seed_demos(self, progress: bool) -> None:
         src = self.cfg.demos
         if src == "none" or self.cfg.num_demos == 0:
             return
         if src.startswith("scripted:"):
-            from rldg_ros.rl.demos import scripted_demos
-
-            transitions, info = scripted_demos(self.cfg.task, self.obs_cfg, self.task, src.split(":", 1)[1],
-                                               self.cfg.num_demos, seed=10_000 + self.cfg.seed, progress=progress)
-            for t in self._encoded(transitions):
-                self.demo.add(t)
-            self.metrics.write("demos", 0, info)
+            self.add_demos(*self.demo_transitions(progress))
         else:
             path = Path(src)
             if not path.is_file():
@@ -229,7 +246,7 @@ class Learner:
 
     # -- training ----------------------------------------------------------------------------------------------
     def ready(self) -> bool:
-        return len(self.demo) + len(self.online) >= 2
+        return self.demos_seeded and len(self.demo) + len(self.online) >= 2
 
     def allowed_steps(self) -> float:
         if self.cfg.steps_per_transition <= 0:
@@ -282,7 +299,8 @@ class Learner:
                 "grasp": self.task.grasp, "discount": self.task.discount, "state_dim": self.state_dim,
                 "obs": asdict(self.obs_cfg), "agent": asdict(self.agent.cfg), "time": time.time(),
                 "backbone": self.cfg.backbone, "embed_dim": self.agent.embed_dim if self.agent.external else 0,
-                "online_size": len(self.online), "demo_size": len(self.demo), "index": self.ckpt_index}
+                "online_size": len(self.online), "demo_size": len(self.demo), "index": self.ckpt_index,
+                "demos_seeded": self.demos_seeded}
 
     def checkpoint(self, reason: str = "periodic") -> Path:
         """Write a complete checkpoint, switch to a fresh WAL, then point ``latest`` at it."""
@@ -346,6 +364,7 @@ class Learner:
         self.step, self.received = int(meta["step"]), int(meta["received"])
         self.acked = {k: int(v) for k, v in meta["acked"].items()}
         self.ckpt_index = int(meta["index"])
+        self.demos_seeded = bool(meta.get("demos_seeded", True))  # False: saved before its deferred demos were in
         self.wal_name = meta["wal"]
         records, torn = WriteAheadLog.read(self.ckpt_root / self.wal_name, repair=True)
         taken = []

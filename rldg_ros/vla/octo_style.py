@@ -153,16 +153,41 @@ def build_module(cfg: OctoConfig):
             h = nn.Dense(D)(h)
             return x + nn.Dropout(cfg.dropout, deterministic=not train)(h)
 
+    class StridedConv(nn.Module):
+        """nn.Conv's parameters (``kernel`` (k, k, C, F), ``bias``) and result for a k x k window at stride s
+        (SAME padding; VALID when k == s), computed as k*k strided slices and one matmul (im2col): ~13 % less CPU
+        per training step than XLA's convolution here (bench: ``rldg bench`` octo step)."""
+        features: int
+        k: int
+        s: int
+
+        @nn.compact
+        def __call__(self, x):
+            n, h, w_, c = x.shape
+            kernel = self.param("kernel", nn.initializers.lecun_normal(), (self.k, self.k, c, self.features))
+            bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+            if self.k == self.s:  # non-overlapping patches: a reshape
+                oh, ow = h // self.k, w_ // self.k
+                x = x[:, :oh * self.k, :ow * self.k].reshape(n, oh, self.k, ow, self.k, c)
+                cols = x.transpose(0, 1, 3, 2, 4, 5).reshape(n, oh, ow, self.k * self.k * c)
+            else:
+                oh, ow = -(-h // self.s), -(-w_ // self.s)
+                ph, pw = max((oh - 1) * self.s + self.k - h, 0), max((ow - 1) * self.s + self.k - w_, 0)
+                x = jnp.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+                cols = jnp.concatenate([x[:, i:i + (oh - 1) * self.s + 1:self.s, j:j + (ow - 1) * self.s + 1:self.s]
+                                        for i in range(self.k) for j in range(self.k)], axis=-1)
+            return cols @ kernel.reshape(-1, self.features) + bias
+
     class ImageTokenizer(nn.Module):
         @nn.compact
         def __call__(self, img):  # (B, W, H, W, 3) uint8 -> (B, W, P, D)
             b, w = img.shape[:2]
             x = img.reshape((b * w, *img.shape[2:])).astype(jnp.float32) / 127.5 - 1.0
-            for c in cfg.stem:
-                x = nn.Conv(c, (3, 3), strides=(2, 2))(x)
+            for i, c in enumerate(cfg.stem):  # named as nn.Conv's were: checkpoints load unchanged
+                x = StridedConv(c, 3, 2, name=f"Conv_{i}")(x)
                 x = nn.GroupNorm(num_groups=8)(x)
                 x = nn.relu(x)
-            x = nn.Conv(D, (cfg.patch, cfg.patch), strides=(cfg.patch, cfg.patch), padding="VALID")(x)
+            x = StridedConv(D, cfg.patch, cfg.patch, name=f"Conv_{len(cfg.stem)}")(x)
             return x.reshape((b, w, -1, D))
 
     class Denoiser(nn.Module):
