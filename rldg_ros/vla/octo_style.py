@@ -155,8 +155,8 @@ def build_module(cfg: OctoConfig):
 
     class StridedConv(nn.Module):
         """nn.Conv's parameters (``kernel`` (k, k, C, F), ``bias``) and result for a k x k window at stride s
-        (SAME padding; VALID when k == s), computed as k*k strided slices and one matmul (im2col): ~13 % less CPU
-        per training step than XLA's convolution here (bench: ``rldg bench`` octo step)."""
+        (SAME padding; VALID when k == s), computed as k*k strided slices and one matmul (im2col), which XLA runs
+        faster on CPU than its convolution at these sizes (training rate: ``make bench``, vla.json)."""
         features: int
         k: int
         s: int
