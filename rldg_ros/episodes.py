@@ -38,6 +38,8 @@ class EpisodePlan:
     eval_only: bool = False  # every episode is an evaluation episode
     eval_every: int = 0  # an evaluation round after every N training episodes (0: never)
     eval_episodes: int = 5  # episodes per evaluation round
+    eval_gate: float = 0.0  # a round starts only once this fraction of the last eval_every training episodes
+    #                         succeeded with no intervention (0: always); else it is retried after the next one
     eval_first_seed: int = 0
     stop_after_eval_successes: int = 0  # training: done once the last N evaluation episodes all succeeded
 
@@ -70,6 +72,7 @@ class EpisodeRunner:
         self.eval_done = 0
         self.eval_left = 0
         self.eval_pending = False
+        self.train_since_round = 0  # training episodes since the last evaluation round was scheduled
 
     # -- what comes next -----------------------------------------------------------------------------------------
     @property
@@ -156,8 +159,19 @@ class EpisodeRunner:
             self.eval_left = max(0, self.eval_left - 1)
         else:
             self.train_done += 1
-            self.eval_pending = bool(self.plan.eval_every) and self.train_done % self.plan.eval_every == 0
+            self.train_since_round += 1
+            if self.plan.eval_every and self.train_since_round >= self.plan.eval_every and self.eval_gate_open():
+                self.eval_pending, self.train_since_round = True, 0
         return row
+
+    def eval_gate_open(self) -> bool:
+        """Whether the last ``eval_every`` training episodes succeeded alone (no intervention) often enough for an
+        evaluation round (``eval_gate``)."""
+        if self.plan.eval_gate <= 0:
+            return True
+        recent = [h for h in self.history if not h["eval"]][-self.plan.eval_every:]
+        alone = sum(h["success"] and not h["interventions"] for h in recent)
+        return alone >= self.plan.eval_gate * len(recent)
 
     def recent_rate(self, is_eval: bool, n: int = 20) -> tuple[float, int]:
         """Success rate of the last ``n`` episodes of one kind -> (rate, how many)."""

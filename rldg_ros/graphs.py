@@ -197,6 +197,8 @@ GRAPHS: dict[str, GraphSpec] = {
              ArgSpec("demos", "scripted:human_like", "initial demos: scripted:<expert|human_like> (sim), a buffer "
                      ".npz, or none"),
              ArgSpec("eval_every", "10", "evaluation episodes after every N training episodes (0: none)"),
+             ArgSpec("eval_gate", "0.5", "evaluate only once this fraction of the last eval_every training "
+                     "episodes succeeded with no intervention (0: every round)"),
              ArgSpec("stop_after_eval_successes", "0", "stop training once the last N evaluation episodes all "
                      "succeeded (0: run until stopped or --duration)")),
             (
@@ -208,7 +210,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 dataclasses.replace(_REWARD_NODE, respawn=True),
                 NodeSpec("rl_actor", "rl_actor", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
-                    "stop_after_eval_successes": Arg("stop_after_eval_successes")}, respawn=True),
+                    "eval_gate": Arg("eval_gate"), "stop_after_eval_successes": Arg("stop_after_eval_successes")},
+                         respawn=True),
                 # the learner resumes from run_dir (checkpoint + write-ahead log); the actor keeps acting on its last
                 # policy meanwhile and resends what the learner has not acknowledged
                 NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
@@ -304,8 +307,8 @@ GRAPHS: dict[str, GraphSpec] = {
              ArgSpec("rollout_noise_steps", "1.0", "policy:=rl: correlation time of rollout_noise in control steps "
                      "(1: white noise)"),
              ArgSpec("episodes", "20", "number of episodes"),
-             ArgSpec("successes", "0", "scripted policies: stop once this many succeeded (0: run all `episodes`)"),
-             ArgSpec("report", "", "scripted policies: write the episodes (seed, success, steps) as JSON here"),
+             ArgSpec("successes", "0", "stop once this many episodes succeeded (0: run all `episodes`)"),
+             ArgSpec("report", "", "write the episodes (seed, success, steps) as JSON here"),
              ArgSpec("first_seed", str(COLLECT_FIRST_SEED), "seed of the first episode (then +1); evaluation uses "
                      f"{EVAL_FIRST_SEED} and up"),
              ArgSpec("record", "true", "record the graph's topics to rosbag2", ("true", "false")),
@@ -334,7 +337,7 @@ GRAPHS: dict[str, GraphSpec] = {
                     "task": Arg("task"), "eval_only": "true", "checkpoint": Arg("checkpoint"),
                     "sample_actions": Arg("sample_actions"), "rollout_noise": Arg("rollout_noise"),
                     "rollout_noise_steps": Arg("rollout_noise_steps"),
-                    "episodes": Arg("episodes"),
+                    "episodes": Arg("episodes"), "successes": Arg("successes"), "report_path": Arg("report"),
                     "eval_first_seed": Arg("first_seed"), "instruction": Arg("instruction")}, when=("policy", "rl")),
                 _RECORDER,
             ),

@@ -37,6 +37,26 @@ def test_training_then_evaluation_rounds_with_their_own_seeds():
                      ("train", 1003), ("eval", 100002)]  # evaluation seeds never repeat across rounds
 
 
+
+def test_the_evaluation_gate_waits_for_training_episodes_that_succeed_alone():
+    r = EpisodeRunner(EpisodePlan(eval_every=2, eval_episodes=1, eval_gate=0.5, eval_first_seed=100_000), 10)
+
+    def train(success: bool, intervened: bool) -> None:
+        assert r.next_start()[0] is False
+        r.started(len(r.history) + 1, 0)
+        r.step(intervention=intervened)
+        r.end(success, "")
+
+    train(True, True), train(True, True)  # successes, but with the operator's help: no round yet
+    train(True, False)  # the last 2: one alone -> half: the round starts
+    assert r.next_start() == (True, 100_000)
+    r.started(9, 100_000), r.end(True, "success")
+    train(False, False), train(False, False)  # eval_every episodes since the round, none alone: gated
+    train(True, False)  # retried after each training episode: the last 2 are half alone now
+    assert r.next_start() == (True, 100_001)
+    r = EpisodeRunner(EpisodePlan(eval_every=1, eval_episodes=1), 10)
+    train(False, True)
+    assert r.next_start()[0] is True  # eval_gate 0: every round, as before
 def test_a_run_is_done_after_n_episodes_n_successes_or_converged():
     r = EpisodeRunner(EpisodePlan(episodes=3), 5)
     for ok in (True, False, True):

@@ -32,8 +32,8 @@ class ExperimentConfig:
                                               "a row succeeded (0: use the whole budget)")
     # data collection (collect graph -> rosbag2 -> rldg convert -> RLDS)
     episodes: int = param(20, min=1, help="successful episodes per task for each data source (equal counts)")
-    collect_margin: float = param(1.5, min=1.0, help="RL: roll out this many times `episodes` (failures are "
-                                  "dropped)")
+    collect_margin: float = param(1.5, min=1.0, help="RL: record until `episodes` succeeded, at most this many "
+                                  "times `episodes` rollouts (failures are dropped)")
     collect_max_attempts: float = param(3.0, min=1.0, help="human-like demonstrator: record until `episodes` "
                                         "succeeded, at most this many times `episodes` attempts")
     collect_first_seed: int = param(COLLECT_FIRST_SEED, min=0, help="seeds of the collected episodes (evaluation: "

@@ -139,23 +139,23 @@ class Experiment(StagedRun):
         shutil.rmtree(out, ignore_errors=True)
         args = {"task": task, "policy": "rl" if source == "rl" else "human_like", "first_seed": c.collect_first_seed,
                 "bag_dir": out, "reward": "sim_ground_truth"}
+        args["successes"] = c.episodes  # stop at `episodes` successes, after at most n attempts
+        args["report"] = out / "episodes.json"
         if source == "rl":
             n = math.ceil(c.episodes * c.collect_margin)
             args["checkpoint"] = self.specialist_path(task)
             args["sample_actions"] = str(c.rl_rollout == "sample").lower()
             args["rollout_noise"] = c.rl_rollout_noise
             args["rollout_noise_steps"] = c.rl_rollout_noise_steps
-        else:  # the demonstrator stops at `episodes` successes, after at most this many attempts
+        else:
             n = math.ceil(c.episodes * c.collect_max_attempts)
-            args["successes"] = c.episodes
-            args["report"] = out / "episodes.json"
         args["episodes"] = n
         t0 = time.monotonic()
         self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}", domain=domain)
         row = {"max_rollouts": n, **self.count_collected(out, task, n), "seconds": time.monotonic() - t0}
-        if source == "human" and row["successes"] < c.episodes and row["rollouts"] < n:
+        if row["successes"] < c.episodes and row["rollouts"] < n:
             # stopped early (Ctrl-C reaches the graph too and it exits cleanly): not marked done, a re-run records it
-            raise RuntimeError(f"the human-like collection of {task} stopped after {row['rollouts']} of at most {n} "
+            raise RuntimeError(f"the {source} collection of {task} stopped after {row['rollouts']} of at most {n} "
                                f"episodes with {row['successes']} of {c.episodes} successes; run again to record it")
         out.mkdir(parents=True, exist_ok=True)
         done.write_text(json.dumps(row))

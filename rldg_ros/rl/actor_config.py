@@ -20,6 +20,10 @@ class RlActorConfig:
     end_on_success: bool = param(True, help="end an episode when rldg/reward reports success")
     eval_every: int = param(10, min=0, help="run evaluation episodes after every N training episodes (0: never)")
     eval_episodes: int = param(5, min=1, help="evaluation episodes per evaluation round")
+    eval_gate: float = param(0.0, min=0.0, max=1.0, help="start an evaluation round only once at least this "
+                             "fraction of the training episodes since the last round succeeded with no "
+                             "intervention (0: every round); a gated round is retried after the next training "
+                             "episode, so no wall time goes to evaluating a policy that cannot act alone yet")
     eval_only: bool = param(False, help="only evaluation episodes (deterministic), no transitions sent")
     sample_actions: bool = param(False, help="eval_only: sample each action from the policy (as HIL-SERL's rollouts "
                                  "do) instead of taking its mean: data collection that covers the states around the "
@@ -32,6 +36,8 @@ class RlActorConfig:
                                        "steps (Ornstein-Uhlenbeck; 1: white): longer pushes the arm off its path "
                                        "for a while instead of jittering around it")
     episodes: int = param(0, min=0, help="stop after this many episodes (0: no limit)")
+    successes: int = param(0, min=0, help="eval_only: also stop once this many episodes succeeded (0: no limit): "
+                           "record N successful rollouts, with `episodes` as the cap")
     first_seed: int = param(0, min=-1, help="seed of the first training episode (+1 each; -1: random)")
     eval_first_seed: int = param(EVAL_FIRST_SEED, min=0, help="seed of the first evaluation episode (+1 each): "
                                  "held-out seeds for evaluation, other seeds to collect data")
@@ -47,8 +53,9 @@ class RlActorConfig:
     grasp_epsilon: float = param(-1.0, max=1.0, help="random gripper decisions (-1: the learner's setting)")
 
     def plan(self) -> EpisodePlan:
-        return EpisodePlan(episodes=self.episodes, first_seed=self.first_seed, eval_only=self.eval_only,
-                           eval_every=self.eval_every, eval_episodes=self.eval_episodes,
+        return EpisodePlan(episodes=self.episodes, successes=self.successes, first_seed=self.first_seed,
+                           eval_only=self.eval_only, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
+                           eval_gate=self.eval_gate,
                            eval_first_seed=self.eval_first_seed,
                            stop_after_eval_successes=self.stop_after_eval_successes)
 
