@@ -74,6 +74,26 @@ def test_word_dropout_replaces_only_real_words_in_training_batches():
     assert np.all(plain.batch(50)["text"] == text)
 
 
+def test_contact_oversampling_draws_frames_in_contact_more_often():
+    from rldg_ros.spec import STATE_DIM, STATE_FORCE
+    from rldg_ros.vla.data import EpisodeData, WindowSampler, contact_weights
+
+    states = np.zeros((10, STATE_DIM), np.float32)
+    states[8:, STATE_FORCE] = [0.0, 0.0, 4.0]  # the last 2 of 10 frames press on the port
+    actions = np.zeros((10, 7), np.float32)
+    actions[:, 0] = np.arange(10)  # the frame's index, to see which frames were drawn
+    ep = EpisodeData(np.zeros((10, 8, 8, 3), np.uint8), states, actions, "insert it", "t")
+    ident = Normalizer(np.full(7, -1.0), np.ones(7), np.zeros(7), np.ones(7), "normal", ())
+    assert contact_weights([ep], 1.0, 1.0) is None  # uniform: the sampler's plain path
+    w = contact_weights([ep], 4.0, 1.0)
+    assert w.tolist() == [1.0] * 8 + [4.0] * 2
+    s = WindowSampler([ep], ident, 1, 1, lambda _: np.zeros(4, np.int32), seed=0, weights=w)
+    drawn = s.batch(4000)["action"][:, 0, 0]
+    assert 0.45 < np.mean(drawn >= 8) < 0.55  # 2 x 4 of 8 + 2 x 4: half, against 20 % uniformly
+    with pytest.raises(ValueError, match="one per frame"):
+        WindowSampler([ep], ident, 1, 1, lambda _: np.zeros(4, np.int32), weights=np.ones(3))
+
+
 def test_octo_image_augmentation_one_transform_per_window_training_batches_only():
     from rldg_ros.vla.data import EpisodeData, ImageAugment, WindowSampler, image_augment
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rldg_ros.data.rlds import RldsReader, dimension_statistics
+from rldg_ros.spec import STATE_FORCE
 from rldg_ros.vla.normalize import Normalizer
 
 GRIPPER = (6,)
@@ -164,11 +165,23 @@ def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float
     return train, val
 
 
+def contact_weights(episodes: list[EpisodeData], oversample: float, force_n: float) -> np.ndarray | None:
+    """Sampling weights, one per frame in WindowSampler's order: ``oversample`` for frames whose measured force
+    exceeds ``force_n`` newtons (in contact), 1 for the others; None when ``oversample`` is 1 (uniform)."""
+    if oversample == 1.0:
+        return None
+    if oversample <= 0:
+        raise ValueError(f"contact_oversample must be > 0, got {oversample}")
+    force = np.concatenate([np.linalg.norm(e.states[:, STATE_FORCE], axis=1) for e in episodes])
+    return np.where(force > force_n, float(oversample), 1.0)
+
+
 class WindowSampler:
     def __init__(self, episodes: list[EpisodeData], norm: Normalizer, window: int, horizon: int,
                  text_fn, seed: int = 0, state_norm: Normalizer | None = None, augment: int = 0,
                  word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1,
-                 image_augment: ImageAugment | None = None, image_dropout: float = 0.0) -> None:
+                 image_augment: ImageAugment | None = None, image_dropout: float = 0.0,
+                 weights: np.ndarray | None = None) -> None:
         if not episodes:
             raise ValueError("no episodes to sample from")
         self.eps, self.norm, self.window, self.horizon = episodes, norm, window, horizon
@@ -177,6 +190,11 @@ class WindowSampler:
         self.norm_states = None if state_norm is None else [
             np.clip(state_norm.normalize(e.states), -5.0, 5.0).astype(np.float32) for e in episodes]
         self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
+        # training batches: frame (i, t) drawn with probability weights[k] / sum (None: uniform); one per index row
+        if weights is not None and (len(weights) != len(self.index) or np.any(np.asarray(weights) < 0)):
+            raise ValueError(f"weights: {len(weights)} non-negative values expected, one per frame "
+                             f"({len(self.index)})")
+        self.p = None if weights is None else np.asarray(weights, float) / np.sum(weights)
         self.rng = np.random.default_rng(seed)
         self.augment = int(augment)  # random-shift augmentation (pixels), training batches only
         self.image_augment = image_augment  # Octo's crop + colour jitter, training batches only
@@ -209,7 +227,8 @@ class WindowSampler:
         return out
 
     def batch(self, n: int) -> dict[str, np.ndarray]:
-        rows = self.index[self.rng.integers(0, len(self.index), n)]
+        rows = self.index[self.rng.integers(0, len(self.index), n) if self.p is None
+                          else self.rng.choice(len(self.index), n, p=self.p)]
         items = [self.item(i, t) for i, t in rows]
         out = {k: np.stack([it[k] for it in items]) for k in items[0]}
         if self.augment:
