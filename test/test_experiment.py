@@ -231,6 +231,20 @@ def test_rl_data_samples_the_specialist_and_is_labelled_with_its_mean_action(tmp
     assert actor.parameters["sample_actions"] == "false"
 
 
+def test_contact_oversampling_applies_to_octo_fine_tuning_only():
+    from rldg_ros.experiment.pipeline import _trainer
+
+    c = load_experiment_config("quick", overrides={"contact_oversample_octo": 4.0})
+    assert _trainer("octo", 10, c, None, finetune=True)[1].contact_oversample == 4.0  # every source's fine-tuning
+    assert _trainer("octo", 10, c, None)[1].contact_oversample == 1.0  # a base pretrains uniformly
+    assert not hasattr(_trainer("openvla", 10, c, None, finetune=True)[1], "contact_oversample")
+    with pytest.raises(ConfigError, match="contact_oversample_octo"):
+        load_experiment_config("quick", overrides={"contact_oversample_octo": 0.5})
+    r = subprocess.run([RLDG, "finetune", "--model", "openvla", "--data", "x", "--out", "y", "--contact-oversample",
+                        "2"], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "octo-style option" in r.stderr
+
+
 def test_quick_profile_records_the_human_demonstrations_while_the_specialist_trains(tmp_path, monkeypatch):
     """The human-like demonstrator needs no specialist: its graph runs alongside train_rl, on its own ROS domain
     (two graphs on one domain would mix their topics), and the collect stage waits for it instead of recording

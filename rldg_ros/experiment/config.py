@@ -67,6 +67,9 @@ class ExperimentConfig:
     finetune_steps_octo: int = param(600, min=1)
     finetune_steps_openvla: int = param(800, min=1)
     lr_octo: float = param(1e-3, min=0.0, help="octo fine-tuning learning rate (warm-up + cosine)")
+    contact_oversample_octo: float = param(1.0, min=1.0, max=20.0, help="octo fine-tuning: frames in contact "
+                                           "(|force| > 1 N) drawn this many times as often, for every data source "
+                                           "(1: uniform; docs/generalists.md part 8)")
     lr_openvla: float = param(0.0, min=0.0, help="0: LoRA 5e-4 on a base, 1e-3 for a fresh model")
     batch_octo: int = param(32, min=1)
     batch_openvla: int = param(8, min=1)

@@ -465,20 +465,21 @@ def _finished(out: Path) -> bool:
     return int(s.get("step", 0)) >= int(s.get("train_config", {}).get("max_steps", 1))
 
 
-def _trainer(model: str, steps: int, c: ExperimentConfig, lr: float | None):
+def _trainer(model: str, steps: int, c: ExperimentConfig, lr: float | None, finetune: bool = False):
     if model == "openvla":
         from rldg_ros.vla.train_openvla import TrainConfig, train
 
         return train, TrainConfig(max_steps=steps, batch_size=c.batch_openvla, seed=c.seed, lr=lr or 0.0)
     from rldg_ros.vla.train_octo import TrainConfig, train
 
-    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=c.seed, lr=lr or 3e-4)
+    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=c.seed, lr=lr or 3e-4,
+                              contact_oversample=c.contact_oversample_octo if finetune else 1.0)
 
 
 def _finetune_job(model: str, steps: int, c: ExperimentConfig, lr: float | None, data: list[Path], out: Path,
                   base: Path | None, progress: bool) -> dict:
     t0 = time.monotonic()
-    train, tcfg = _trainer(model, steps, c, lr)
+    train, tcfg = _trainer(model, steps, c, lr, finetune=True)
     summary = train(data, out, tcfg, base=base, progress=progress)
     return {"minutes": (time.monotonic() - t0) / 60, "val": summary.get("final_val_loss")}
 

@@ -20,6 +20,8 @@ def _train_args(s, steps: int, batch: int) -> None:
                    "neighbouring bins, a Gaussian of this many bins (default 3; 0: OpenVLA's one-hot loss)")
     s.add_argument("--text-encoder", default="learned", choices=("learned", "wordllama"), help="octo, from scratch: "
                    "the instruction's tokens, learned word embeddings or WordLlama's pretrained ones (frozen)")
+    s.add_argument("--contact-oversample", type=float, default=1.0, help="octo: frames in contact (|force| > 1 N) "
+                   "drawn this many times as often (1: uniform; docs/generalists.md part 8)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-resume", action="store_true", help="start over even if OUT holds a checkpoint")
     s.add_argument("--quiet", action="store_true")
@@ -72,6 +74,8 @@ def _cfg(ns):
 
         cfg = TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 0.0, seed=ns.seed,
                           grad_accum=ns.grad_accum)
+        if ns.contact_oversample != 1.0:
+            raise ValueError("--contact-oversample is an octo-style option")
         if ns.label_sigma is not None:
             if not ns.label_sigma >= 0:
                 raise ValueError(f"--label-sigma must be >= 0 (bins), got {ns.label_sigma}")
@@ -79,7 +83,10 @@ def _cfg(ns):
         return cfg
     from rldg_ros.vla.train_octo import TrainConfig
 
-    return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 3e-4, seed=ns.seed)
+    if not ns.contact_oversample > 0:
+        raise ValueError(f"--contact-oversample must be > 0, got {ns.contact_oversample}")
+    return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 3e-4, seed=ns.seed,
+                       contact_oversample=ns.contact_oversample)
 
 
 def _trainer(model: str):
