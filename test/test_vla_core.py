@@ -90,8 +90,11 @@ def test_contact_oversampling_draws_frames_in_contact_more_often():
     s = WindowSampler([ep], ident, 1, 1, lambda _: np.zeros(4, np.int32), seed=0, weights=w)
     drawn = s.batch(4000)["action"][:, 0, 0]
     assert 0.45 < np.mean(drawn >= 8) < 0.55  # 2 x 4 of 8 + 2 x 4: half, against 20 % uniformly
-    with pytest.raises(ValueError, match="one per frame"):
-        WindowSampler([ep], ident, 1, 1, lambda _: np.zeros(4, np.int32), weights=np.ones(3))
+    for bad in (np.ones(3), np.full(10, np.nan), np.zeros(10)):
+        with pytest.raises(ValueError, match="one per frame"):
+            WindowSampler([ep], ident, 1, 1, lambda _: np.zeros(4, np.int32), weights=bad)
+    with pytest.raises(ValueError, match="finite number > 0"):
+        contact_weights([ep], float("nan"), 1.0)
 
 
 def test_octo_image_augmentation_one_transform_per_window_training_batches_only():

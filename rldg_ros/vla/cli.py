@@ -83,8 +83,6 @@ def _cfg(ns):
         return cfg
     from rldg_ros.vla.train_octo import TrainConfig
 
-    if not ns.contact_oversample > 0:
-        raise ValueError(f"--contact-oversample must be > 0, got {ns.contact_oversample}")
     return TrainConfig(max_steps=ns.max_steps, batch_size=ns.batch_size, lr=ns.lr or 3e-4, seed=ns.seed,
                        contact_oversample=ns.contact_oversample)
 

@@ -168,10 +168,10 @@ def split_episodes(paths: list[str | Path], image_size: int, val_fraction: float
 def contact_weights(episodes: list[EpisodeData], oversample: float, force_n: float) -> np.ndarray | None:
     """Sampling weights, one per frame in WindowSampler's order: ``oversample`` for frames whose measured force
     exceeds ``force_n`` newtons (in contact), 1 for the others; None when ``oversample`` is 1 (uniform)."""
+    if not (0 < oversample < np.inf):
+        raise ValueError(f"contact_oversample must be a finite number > 0, got {oversample}")
     if oversample == 1.0:
         return None
-    if oversample <= 0:
-        raise ValueError(f"contact_oversample must be > 0, got {oversample}")
     force = np.concatenate([np.linalg.norm(e.states[:, STATE_FORCE], axis=1) for e in episodes])
     return np.where(force > force_n, float(oversample), 1.0)
 
@@ -191,9 +191,11 @@ class WindowSampler:
             np.clip(state_norm.normalize(e.states), -5.0, 5.0).astype(np.float32) for e in episodes]
         self.index = np.array([(i, t) for i, e in enumerate(episodes) for t in range(len(e.actions))])
         # training batches: frame (i, t) drawn with probability weights[k] / sum (None: uniform); one per index row
-        if weights is not None and (len(weights) != len(self.index) or np.any(np.asarray(weights) < 0)):
-            raise ValueError(f"weights: {len(weights)} non-negative values expected, one per frame "
-                             f"({len(self.index)})")
+        if weights is not None:
+            w = np.asarray(weights, float)
+            if w.shape != (len(self.index),) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+                raise ValueError(f"weights: {len(self.index)} finite non-negative values expected, one per frame, "
+                                 f"not all zero; got {w.size} value(s)")
         self.p = None if weights is None else np.asarray(weights, float) / np.sum(weights)
         self.rng = np.random.default_rng(seed)
         self.augment = int(augment)  # random-shift augmentation (pixels), training batches only
