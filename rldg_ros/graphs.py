@@ -18,7 +18,7 @@ from typing import Any
 
 from rldg_ros import config_path, topics
 from rldg_ros.executables import NODES
-from rldg_ros.spec import COLLECT_FIRST_SEED, EVAL_FIRST_SEED
+from rldg_ros.spec import COLLECT_FIRST_SEED, EVAL_FIRST_SEED, RL_SELECT_FIRST_SEED
 
 
 @dataclass(frozen=True)
@@ -161,12 +161,12 @@ def _fleet_cell(i: int) -> tuple[NodeSpec, ...]:
                  remappings=_LINK_REMAPS, parameters={
                      "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
                      "seed": str(i), "first_seed": str(i * FLEET_SEED_STRIDE),
-                     "eval_first_seed": str(EVAL_FIRST_SEED + i * FLEET_EVAL_STRIDE)}),
+                     "eval_first_seed": str(RL_SELECT_FIRST_SEED + i * FLEET_EVAL_STRIDE)}),
     )
 
 
-#: training seeds of actor i start at i x this; evaluation seeds at EVAL_FIRST_SEED + i x FLEET_EVAL_STRIDE, so no
-#: two actors run the same episode and no training seed reaches the evaluation seeds
+#: training seeds of actor i start at i x this; its evaluation rounds at RL_SELECT_FIRST_SEED + i x FLEET_EVAL_STRIDE,
+#: so no two actors run the same episode and neither reaches the held-out evaluation seeds
 FLEET_SEED_STRIDE = 10_000
 FLEET_EVAL_STRIDE = 1_000
 
@@ -210,7 +210,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 dataclasses.replace(_REWARD_NODE, respawn=True),
                 NodeSpec("rl_actor", "rl_actor", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "eval_every": Arg("eval_every"),
-                    "eval_gate": Arg("eval_gate"), "stop_after_eval_successes": Arg("stop_after_eval_successes")},
+                    "eval_gate": Arg("eval_gate"), "stop_after_eval_successes": Arg("stop_after_eval_successes"),
+                    "eval_first_seed": str(RL_SELECT_FIRST_SEED)},
                          respawn=True),
                 # the learner resumes from run_dir (checkpoint + write-ahead log); the actor keeps acting on its last
                 # policy meanwhile and resends what the learner has not acknowledged

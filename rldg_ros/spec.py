@@ -43,6 +43,9 @@ COLLECT_FIRST_SEED = 1000
 EVAL_FIRST_SEED = 100_000
 #: closed-loop checks that choose settings (rldg diagnose) use these, never the evaluation seeds
 TUNING_FIRST_SEED = 200_000
+#: an RL specialist's evaluation rounds while it trains (they decide when it stops: a selection, so never on the
+#: held-out seeds)
+RL_SELECT_FIRST_SEED = 300_000
 
 #: the TFDS version of every RLDS dataset this stack writes (RUN/data/<dataset>/<task>/<version>/)
 DATASET_VERSION = "1.0.0"

@@ -131,6 +131,24 @@ def test_resolve_substitutes_args_and_conditions():
     assert "--params-file" in listener.ros_args()
 
 
+def test_rl_training_selects_on_seeds_of_its_own():
+    """The stop rule's evaluation rounds choose the specialist: never on the held-out evaluation seeds."""
+    from rldg_ros.graphs import FLEET_EVAL_STRIDE, MAX_ACTORS
+    from rldg_ros.spec import EVAL_FIRST_SEED, RL_SELECT_FIRST_SEED, TUNING_FIRST_SEED
+
+    def actors(graph, args):
+        return [n for n in resolve(get_graph(graph), args) if n.spec.name == "rl_actor"]
+
+    (train,) = actors("train_rl", {})
+    assert int(train.parameters["eval_first_seed"]) == RL_SELECT_FIRST_SEED
+    fleet = [int(n.parameters["eval_first_seed"]) for n in actors("train_rl_fleet", {"actors": str(MAX_ACTORS)})]
+    assert fleet == [RL_SELECT_FIRST_SEED + i * FLEET_EVAL_STRIDE for i in range(MAX_ACTORS)]
+    held_out = range(EVAL_FIRST_SEED, TUNING_FIRST_SEED)
+    assert not any(s in held_out or s + FLEET_EVAL_STRIDE - 1 in held_out for s in [*fleet])
+    (evaluation,) = actors("eval_rl", {})
+    assert "eval_first_seed" not in evaluation.parameters  # rl.yaml's default: the held-out seeds
+
+
 @pytest.mark.parametrize("args, message", [
     ({"tsak": "x"}, "has no argument(s) ['tsak']"),
     ({"robot": "ur5"}, "robot:='ur5' is not one of"),

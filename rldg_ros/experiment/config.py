@@ -27,6 +27,10 @@ class ExperimentConfig:
     specialist_dir: str = param("", help="load specialists from DIR/<task with / as __> (learner run_dirs) instead "
                                 "of training; tasks without one there are trained")
     rl_obs: str = param("state", choices=("state", "pixels", "privileged"), help="train_rl obs:=")
+    rl_backbone: str = param("", help="rl_obs pixels: the specialists' frozen vision, a generalist base (octo:PATH, "
+                             "e.g. octo:models/bases/octo-style-tiny-simbase); empty: the RL agent's conv encoder")
+    rl_embed_cache: int = param(0, min=0, max=16, help="rl_obs pixels with a frozen backbone: augmented embeddings "
+                                "kept per frame in the replay (train_rl embed_cache:=)")
     rl_max_minutes: float = param(15.0, min=1.0, help="train_rl wall-time budget per task")
     rl_stop_after_eval_successes: int = param(10, min=0, help="stop training once this many evaluation episodes in "
                                               "a row succeeded (0: use the whole budget)")
@@ -108,6 +112,12 @@ class ExperimentConfig:
         for m in [*self.models, *self.scaling_models]:
             if m not in ("octo", "openvla"):
                 raise ConfigError(f"experiment: model {m!r}: use octo or openvla")
+        if (self.rl_backbone or self.rl_embed_cache) and self.rl_obs != "pixels":
+            raise ConfigError(f"experiment: rl_backbone / rl_embed_cache are for rl_obs pixels (rl_obs is "
+                              f"{self.rl_obs!r})")
+        if self.rl_backbone and not self.rl_backbone.startswith("octo:"):
+            raise ConfigError(f"experiment: rl_backbone {self.rl_backbone!r}: use octo:PATH (an octo-style "
+                              "checkpoint directory)")
         if self.scaling and any(k <= 0 or k >= self.episodes for k in self.scaling_episodes):
             raise ConfigError(f"experiment: scaling_episodes {self.scaling_episodes} must lie in (0, episodes="
                               f"{self.episodes})")

@@ -14,7 +14,7 @@ import numpy as np
 from rldg_ros.rl.demos import observation, transition
 from rldg_ros.rl.learner import Learner, LearnerConfig
 from rldg_ros.rl.spaces import to_env_action
-from rldg_ros.spec import EVAL_FIRST_SEED, GRIPPER_DIM
+from rldg_ros.spec import GRIPPER_DIM, TUNING_FIRST_SEED
 
 
 def evaluate(learner: Learner, env, episodes: int, seed: int) -> float:
@@ -99,7 +99,7 @@ def run_direct(cfg: LearnerConfig, env_steps: int, *, eval_every: int = 2000, ev
         if learner.step % cfg.publish_every < max(1, cfg.steps_per_transition):
             aparams = learner.agent.actor_params(learner.state["params"])
         if t % eval_every == 0:
-            sr = evaluate(learner, eval_env, eval_episodes, EVAL_FIRST_SEED)
+            sr = evaluate(learner, eval_env, eval_episodes, TUNING_FIRST_SEED)
             row = {"env_steps": t, "episodes": ep, "learner_steps": learner.step, "eval_success": sr,
                    "wall_s": time.monotonic() - t0, "interventions": learner.online.intervention_count()}
             history.append(row)
