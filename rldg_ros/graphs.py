@@ -114,6 +114,8 @@ _RL_ARGS = (
     ArgSpec("reward_model", "", "reward classifier checkpoint directory ('rldg reward train')"),
     ArgSpec("backbone", "", "obs:=pixels: a generalist as the policy's frozen backbone (octo:PATH, e.g. "
             "octo:models/bases/octo-style-tiny-simbase); empty: the conv encoder"),
+    ArgSpec("encoder", "", "obs:=pixels: a pretrained visual encoder ('rldg rl encoder') or reward classifier "
+            "checkpoint, kept frozen; empty: the conv encoder learns from scratch"),
     ArgSpec("embed_cache", "0", "pixels with a frozen encoder or a backbone: augmented embeddings kept per frame "
             "in the replay (0: encode the images in every update; a backbone always caches, at least 1)"),
 )
@@ -217,7 +219,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 # policy meanwhile and resends what the learner has not acknowledged
                 NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos"),
-                    "backbone": Arg("backbone"), "agent.embed_cache": Arg("embed_cache")},
+                    "backbone": Arg("backbone"), "encoder_checkpoint": Arg("encoder"),
+                    "agent.embed_cache": Arg("embed_cache")},
                     respawn=True, stop_stage=1),
                 _RECORDER,
             ),
@@ -240,7 +243,8 @@ GRAPHS: dict[str, GraphSpec] = {
                 *(node for i in range(MAX_ACTORS) for node in _fleet_cell(i)),
                 NodeSpec("rl_learner", "rl_learner", params_files=("nodes/rl.yaml",), parameters={
                     "task": Arg("task"), "run_dir": Arg("run_dir"), "obs.mode": Arg("obs"), "demos": Arg("demos"),
-                    "backbone": Arg("backbone"), "agent.embed_cache": Arg("embed_cache")},
+                    "backbone": Arg("backbone"), "encoder_checkpoint": Arg("encoder"),
+                    "agent.embed_cache": Arg("embed_cache")},
                     respawn=True, stop_stage=1),
             ),
             processes=True,

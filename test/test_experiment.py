@@ -32,6 +32,8 @@ def test_profiles_load_and_bad_settings_are_named():
         load_experiment_config("quick", overrides={"episodes": 0})
     with pytest.raises(ConfigError, match="rl_obs pixels"):
         load_experiment_config("quick", overrides={"rl_backbone": "octo:models/bases/octo-style-tiny-simbase"})
+    with pytest.raises(ConfigError, match="set one"):
+        load_experiment_config("quick", overrides={"rl_obs": "pixels", "rl_backbone": "octo:m", "rl_encoder": "e"})
     with pytest.raises(ConfigError, match="use octo:PATH"):
         load_experiment_config("quick", overrides={"rl_obs": "pixels", "rl_backbone": "models/x"})
     r = subprocess.run([RLDG, "experiment", "rldg", "--set", "models=[gpt]"], capture_output=True, text=True,

@@ -478,6 +478,10 @@ def test_pretrained_visual_encoder_reads_the_image_and_starts_a_cached_pixel_lea
     L.close()
     with pytest.raises(FileNotFoundError, match="neither a visual encoder"):
         load_encoder(tmp_path)
+    with pytest.raises(ValueError, match="set one"):
+        Learner(LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run2"), demos="none",
+                              encoder_checkpoint=str(tmp_path / "enc"), backbone="octo:x",
+                              obs=ObsConfig(mode="pixels", image_size=32)), tensorboard=False, progress=False)
 
 
 @pytest.mark.slow

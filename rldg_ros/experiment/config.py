@@ -29,6 +29,8 @@ class ExperimentConfig:
     rl_obs: str = param("state", choices=("state", "pixels", "privileged"), help="train_rl obs:=")
     rl_backbone: str = param("", help="rl_obs pixels: the specialists' frozen vision, a generalist base (octo:PATH, "
                              "e.g. octo:models/bases/octo-style-tiny-simbase); empty: the RL agent's conv encoder")
+    rl_encoder: str = param("", help="rl_obs pixels: a pretrained visual encoder checkpoint ('rldg rl encoder'), "
+                            "frozen (train_rl encoder:=); exclusive with rl_backbone")
     rl_embed_cache: int = param(0, min=0, max=16, help="rl_obs pixels with a frozen backbone: augmented embeddings "
                                 "kept per frame in the replay (train_rl embed_cache:=)")
     rl_max_minutes: float = param(15.0, min=1.0, help="train_rl wall-time budget per task")
@@ -112,9 +114,11 @@ class ExperimentConfig:
         for m in [*self.models, *self.scaling_models]:
             if m not in ("octo", "openvla"):
                 raise ConfigError(f"experiment: model {m!r}: use octo or openvla")
-        if (self.rl_backbone or self.rl_embed_cache) and self.rl_obs != "pixels":
-            raise ConfigError(f"experiment: rl_backbone / rl_embed_cache are for rl_obs pixels (rl_obs is "
-                              f"{self.rl_obs!r})")
+        if (self.rl_backbone or self.rl_encoder or self.rl_embed_cache) and self.rl_obs != "pixels":
+            raise ConfigError(f"experiment: rl_backbone / rl_encoder / rl_embed_cache are for rl_obs pixels (rl_obs "
+                              f"is {self.rl_obs!r})")
+        if self.rl_backbone and self.rl_encoder:
+            raise ConfigError("experiment: rl_backbone and rl_encoder are two kinds of frozen vision: set one")
         if self.rl_backbone and not self.rl_backbone.startswith("octo:"):
             raise ConfigError(f"experiment: rl_backbone {self.rl_backbone!r}: use octo:PATH (an octo-style "
                               "checkpoint directory)")

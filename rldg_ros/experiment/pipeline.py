@@ -90,7 +90,8 @@ class Experiment(StagedRun):
             args = {"task": task, "input": "expert", "reward": "sim_ground_truth", "obs": self.cfg.rl_obs,
                     "run_dir": path, "stop_after_eval_successes": self.cfg.rl_stop_after_eval_successes}
             if self.cfg.rl_obs == "pixels":
-                args.update(backbone=self.cfg.rl_backbone, embed_cache=self.cfg.rl_embed_cache)
+                args.update(backbone=self.cfg.rl_backbone, encoder=self.cfg.rl_encoder,
+                            embed_cache=self.cfg.rl_embed_cache)
             self._up("train_rl", args, budget, f"train_rl_{slug(task)}")
             dt = time.monotonic() - t0
             rows = _episode_rows(path / "actor" / "metrics.jsonl")

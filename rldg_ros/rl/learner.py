@@ -117,6 +117,8 @@ class Learner:
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_root = self.run_dir / "checkpoints"
         self.ckpt_root.mkdir(parents=True, exist_ok=True)
+        if cfg.backbone and cfg.encoder_checkpoint:
+            raise ValueError("backbone and encoder_checkpoint are two kinds of frozen vision: set one")
         self.backbone = make_backbone(cfg.backbone, cfg.task)
         self.agent, self.task, self.obs_cfg, self.state_dim = make_agent(cfg, self.backbone)
         cached = self.agent.cached
