@@ -168,6 +168,13 @@ def test_report_lists_each_task_when_there_are_several(tmp_path):
     assert "| octo-style-tiny, RL data (RLDG) | 9 | 6 | 3 |" in md
     assert "| openvla-style-tiny, human(-like) data | 6 | 3 | - |" in md  # not evaluated there
     assert "| data probe, RL data (RLDG) | 9 | - | - |" in md
+    # the paper's yardstick: the single specialist that does best on the unseen variants (USB: 6/20; VGA: 13/20)
+    vga = "connector_insertion/vga"
+    res["evaluations"] += [_eval_row("rl_specialist_vga", "specialist", t, seen, k, trained_on=vga)
+                           for t, seen, k in ((vga, True, 10), (TYPE_C, False, 9), (hdmi, False, 4))]
+    (tmp_path / "results.json").write_text(json.dumps(res))
+    md = write_report(tmp_path).read_text()
+    assert f"| best single RL specialist ({vga}) | 10/10 (100 %, CI 72-100) | 13/20 (65 %" in md
 
 
 def test_the_mlp_probe_clones_a_state_to_action_map():
