@@ -478,6 +478,14 @@ def test_pretrained_visual_encoder_reads_the_image_and_starts_a_cached_pixel_lea
     L.close()
     with pytest.raises(FileNotFoundError, match="neither a visual encoder"):
         load_encoder(tmp_path)
+    # exported with a manifest, as the shipped encoder is: loads, and a damaged file is refused by name
+    from rldg_ros.rl.encoder import export_encoder
+
+    shipped = export_encoder(tmp_path / "enc", tmp_path / "shipped", {"training": 1.0})
+    assert load_encoder(shipped)[0] == arch
+    (shipped / "encoder.msgpack").write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
+    with pytest.raises(ValueError, match="encoder.msgpack has sha256"):
+        load_encoder(shipped)
     with pytest.raises(ValueError, match="set one"):
         Learner(LearnerConfig(task="connector_insertion/usb", run_dir=str(tmp_path / "run2"), demos="none",
                               encoder_checkpoint=str(tmp_path / "enc"), backbone="octo:x",
@@ -591,3 +599,13 @@ def test_deferred_demos_hold_training_until_they_are_in_and_survive_a_restart(tm
     S = Learner(cfg(), tensorboard=False, progress=False, defer_demos=True)
     assert S.demos_seeded and len(S.demo) == len(transitions) and S.ready()
     S.close()
+
+
+def test_the_shipped_visual_encoder_matches_its_manifest():
+    from rldg_ros.rl.encoder import SHIPPED, load_encoder
+    from rldg_ros.vla.bases import verify
+
+    doc = verify(SHIPPED)
+    assert doc is not None and doc["validation"]["val_motion_r2"] > 0.5 and "connector" in doc["corpus"]
+    arch, enc = load_encoder(SHIPPED)
+    assert arch["image_size"] == 128 and enc["conv0"]["kernel"].shape[-1] == arch["channels"][0]

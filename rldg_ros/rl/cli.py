@@ -47,6 +47,8 @@ def add_parser(sub) -> None:
     e.add_argument("--image-size", type=_positive, default=128)
     e.add_argument("--workers", type=_positive, default=2, help="processes recording the corpus")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--export", default=None, help="also write the encoder here with MANIFEST.json (sha256, corpus, "
+                   "validation, wall time), e.g. models/encoders/rl-conv-simcorpus")
     e.set_defaults(func=_encoder)
 
 
@@ -84,11 +86,13 @@ def _direct(ns) -> int:
 def _encoder(ns) -> int:
     import json
     import sys
+    import time
     from pathlib import Path
 
-    from rldg_ros.rl.encoder import EncoderConfig, train_encoder
+    from rldg_ros.rl.encoder import EncoderConfig, export_encoder, train_encoder
     from rldg_ros.spec import DATASET_VERSION
 
+    t0 = time.monotonic()
     data = ns.data
     if not data:
         from rldg_ros.vla.pretrain_data import corpus_counts, write_pretraining_dataset
@@ -106,4 +110,7 @@ def _encoder(ns) -> int:
         print(f"rldg rl encoder: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({k: meta[k] for k in ("final_val_motion_r2", "train_transitions", "seconds")}))
+    if ns.export:
+        wall = {"this_command": round(time.monotonic() - t0, 1), "training": round(meta["seconds"], 1)}
+        print(f"exported {export_encoder(ns.out, ns.export, wall)}")
     return 0

@@ -25,6 +25,8 @@ from rldg_ros.config import param
 from rldg_ros.spec import ACTION_MOTION, GRIPPER_DIM
 
 FORMAT = "rldg-visual-encoder"
+#: the shipped encoder (``rldg rl encoder --export``): pretrained on the sim corpus, no evaluation task or connector
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "encoders" / "rl-conv-simcorpus"
 
 
 @dataclass
@@ -143,12 +145,32 @@ def train_encoder(data: list[str | Path], out: str | Path, cfg: EncoderConfig, p
     return meta
 
 
+def export_encoder(checkpoint: str | Path, dest: str | Path, wall_time_s: dict) -> Path:
+    """Copy a trained encoder to ``dest`` with ``MANIFEST.json`` (what it is, corpus, steps, validation R^2, wall
+    time, the sha256 of each file), as the generalists' bases are shipped."""
+    from rldg_ros.vla.bases import export
+
+    meta = json.loads((Path(checkpoint) / "encoder.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{checkpoint}: not a visual encoder checkpoint ('rldg rl encoder')")
+    return export(checkpoint, dest, {
+        "name": Path(dest).name, "purpose": "frozen visual encoder of the pixel RL specialists (train_rl encoder:=)",
+        "not": "not HIL-SERL's ImageNet ResNet-10: a small conv encoder of the same role, pretrained here",
+        "arch": meta["arch"], "objective": meta["objective"], "steps": meta["config"]["steps"],
+        "train_transitions": meta["train_transitions"], "datasets": meta["datasets"],
+        "validation": {"val_motion_r2": meta["final_val_motion_r2"]}, "wall_time_s": wall_time_s})
+
+
 def load_encoder(path: str | Path) -> tuple[dict, dict]:
     """A frozen encoder for the learner's ``encoder_checkpoint``: this module's checkpoint, or a reward classifier
-    (``rldg reward train``), whose encoder has the same architecture -> (architecture, encoder params)."""
+    (``rldg reward train``), whose encoder has the same architecture -> (architecture, encoder params). A folder
+    with a manifest (a shipped encoder) is checked against it first (ValueError naming an altered file)."""
     from flax import serialization
 
+    from rldg_ros.vla.bases import verify
+
     p = Path(path)
+    verify(p)
     if (p / "encoder.json").is_file():
         meta = json.loads((p / "encoder.json").read_text())
         if meta.get("format") != FORMAT:
