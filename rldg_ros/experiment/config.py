@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rldg_ros.config import ConfigError, load_config, param
+from rldg_ros.config import ConfigError, config_from_dict, param, unflatten
 from rldg_ros.spec import COLLECT_FIRST_SEED
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -136,8 +136,25 @@ def load_experiment_config(profile: str | None = "quick", path: str | Path | Non
     src = Path(path) if path else profile_path(profile or "quick")
     if not src.exists():
         raise FileNotFoundError(f"experiment config {src} does not exist (profiles: quick, full)")
-    cfg = load_config(ExperimentConfig, src, NODE, overrides=overrides)
+    params = {**_profile_params(src), **(overrides or {})}
+    cfg = config_from_dict(ExperimentConfig, unflatten(params), source=f"{src}:{NODE}")
     cfg.validate()
     return cfg
+
+
+def _profile_params(src: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A profile's settings (flattened); ``extends: <profile>`` starts from that profile's, this file's win."""
+    from rldg_ros.config import flatten, params_for_node
+
+    if src.resolve() in seen:
+        raise ConfigError(f"experiment config {src}: 'extends' loops back to itself")
+    params = flatten(params_for_node(src, NODE))
+    base = params.pop("extends", None)
+    if base is None:
+        return params
+    parent = profile_path(str(base))
+    if not parent.exists():
+        raise ConfigError(f"experiment config {src}: extends {base!r}, which is not a profile ({parent} is missing)")
+    return {**_profile_params(parent, (*seen, src.resolve())), **params}
 
 
