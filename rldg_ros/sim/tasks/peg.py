@@ -198,26 +198,16 @@ class ConnectorInsertion(PegInsertion):
     family = "connector_insertion"
     time_limit = 100  # 10 s at 10 Hz
 
-    def __init__(self, connector: str, port_range: float = 0.0) -> None:
+    def __init__(self, connector: str) -> None:
         super().__init__()
         if connector not in CONNECTORS:
             raise KeyError(f"unknown connector {connector!r}; connectors: {sorted(CONNECTORS)}")
-        if not 0.0 <= port_range <= 0.03:
-            raise ValueError(f"port_range {port_range} m: use 0 (fixed port) to 0.03")
         self.conn = CONNECTORS[connector]
         self.variant = connector
-        self.port_range = port_range
         self.instruction = f"insert the {connector.replace('_', '-')} connector into the port"
         top = PORT_HEIGHT
         self.ws_low = np.array([PORT_POS[0] - 0.08, PORT_POS[1] - 0.08, top + PEG_OUT - 0.02])
         self.ws_high = np.array([PORT_POS[0] + 0.08, PORT_POS[1] + 0.08, top + PEG_OUT + 0.12])
-
-    def sample_port(self, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-        """The paper's port is fixed; with ``port_range`` the port panel is placed anew each episode within
-        +-port_range of it, so where the port is must be seen (the robot state alone cannot tell)."""
-        if self.port_range <= 0:
-            return PORT_POS.copy(), 0.0
-        return PORT_POS + rng.uniform(-self.port_range, self.port_range, size=2), 0.0
 
     def sample_tcp(self, rng: np.random.Generator, port_xy: np.ndarray) -> tuple[np.ndarray, float]:
         xy = port_xy + rng.uniform(-0.05, 0.05, size=2)  # a 10x10 cm plane
