@@ -25,7 +25,8 @@ def main(argv: list[str]) -> None:
         unseen = [by[c] for c in ORDER if c in by and not SEEN[f"connector_insertion/{c}"]]
         k, n = sum(t["successes"] for t in unseen), sum(t["episodes"] for t in unseen)
         lo, hi = wilson_interval(k, n)
-        print(f"| {name} | " + " | ".join(cells) + f" | {k}/{n} ({100 * k / n:.0f} %, CI {100 * lo:.0f}-{100 * hi:.0f}) |")
+        pooled = f"{k}/{n} ({100 * k / n:.0f} %, CI {100 * lo:.0f}-{100 * hi:.0f})"
+        print(f"| {name} | " + " | ".join(cells) + f" | {pooled} |")
 
 
 if __name__ == "__main__":
