@@ -26,6 +26,9 @@ def test_profiles_load_and_bad_settings_are_named():
         load_experiment_config("quick", overrides={"unseen_tasks": [USB]})
     with pytest.raises(ConfigError, match="unknown task 'nope'"):
         load_experiment_config("quick", overrides={"tasks": ["nope"]})
+    from rldg_ros.experiment.config import profiles
+
+    assert {"quick", "full", "connectors"} <= set(profiles()) and "ire" not in profiles()
     px = load_experiment_config("connectors")  # extends full: its tasks and recipes, pixel specialists
     assert (px.tasks, px.unseen_tasks, px.finetune_steps_octo) == (f.tasks, f.unseen_tasks, f.finetune_steps_octo)
     assert (px.rl_obs, px.rl_embed_cache, f.rl_obs) == ("pixels", 4, "state") and Path(px.rl_encoder).is_dir()

@@ -11,12 +11,15 @@ import yaml
 
 
 def add_parsers(sub) -> None:
+    from rldg_ros.experiment.config import profiles
+
     s = sub.add_parser("experiment", help="the RLDG experiment end to end: specialists -> rosbag2 -> RLDS -> "
                        "fine-tuned generalists -> evaluation -> report")
     s.add_argument("name", choices=["rldg", "ire"], help="the experiment (rldg: the paper's study; ire: RL and "
                    "supervised learning iterated on the generalist, iRe-VLA, config/experiments/ire.yaml)")
-    s.add_argument("--profile", default="quick", choices=["quick", "full"],
-                   help="config/experiments/<profile>.yaml (quick: one connector, small budgets)")
+    s.add_argument("--profile", default="quick", choices=profiles(),
+                   help="config/experiments/<profile>.yaml (quick: one connector, small budgets; full: the connector "
+                   "study; connectors: the same with pixel specialists)")
     s.add_argument("--config", default=None, help="a params file of your own instead of a profile")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override settings, e.g. --set episodes=10 eval_episodes=10 (YAML values)")

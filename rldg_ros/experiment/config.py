@@ -127,6 +127,11 @@ class ExperimentConfig:
                               f"{self.episodes})")
 
 
+def profiles() -> list[str]:
+    """The RLDG experiment's profiles: config/experiments/*.yaml but iRe-VLA's own (``ire``)."""
+    return sorted(p.stem for p in (CONFIG_DIR / "experiments").glob("*.yaml") if p.stem != "ire")
+
+
 def profile_path(profile: str) -> Path:
     return CONFIG_DIR / "experiments" / f"{profile}.yaml"
 
@@ -135,7 +140,7 @@ def load_experiment_config(profile: str | None = "quick", path: str | Path | Non
                            overrides: dict | None = None) -> ExperimentConfig:
     src = Path(path) if path else profile_path(profile or "quick")
     if not src.exists():
-        raise FileNotFoundError(f"experiment config {src} does not exist (profiles: quick, full)")
+        raise FileNotFoundError(f"experiment config {src} does not exist (profiles: {', '.join(profiles())})")
     params = {**_profile_params(src), **(overrides or {})}
     cfg = config_from_dict(ExperimentConfig, unflatten(params), source=f"{src}:{NODE}")
     cfg.validate()
