@@ -31,8 +31,8 @@ class ExperimentConfig:
                              "e.g. octo:models/bases/octo-style-tiny-simbase); empty: the RL agent's conv encoder")
     rl_encoder: str = param("", help="rl_obs pixels: a pretrained visual encoder checkpoint ('rldg rl encoder'), "
                             "frozen (train_rl encoder:=); exclusive with rl_backbone")
-    rl_embed_cache: int = param(0, min=0, max=16, help="rl_obs pixels, frozen encoder or backbone: augmented embeddings "
-                                "kept per frame in the replay (train_rl embed_cache:=)")
+    rl_embed_cache: int = param(0, min=0, max=16, help="rl_obs pixels, frozen encoder or backbone: augmented "
+                                "embeddings kept per frame in the replay (train_rl embed_cache:=)")
     rl_max_minutes: float = param(15.0, min=1.0, help="train_rl wall-time budget per task")
     rl_stop_after_eval_successes: int = param(10, min=0, help="stop training once this many evaluation episodes in "
                                               "a row succeeded (0: use the whole budget)")
