@@ -43,6 +43,10 @@ def test_profiles_load_and_bad_settings_are_named():
         load_experiment_config("quick", overrides={"rl_obs": "pixels", "rl_backbone": "octo:m", "rl_encoder": "e"})
     with pytest.raises(ConfigError, match="use octo:PATH"):
         load_experiment_config("quick", overrides={"rl_obs": "pixels", "rl_backbone": "models/x"})
+    with pytest.raises(ConfigError, match="backbone checkpoint nowhere does not exist"):
+        load_experiment_config("quick", overrides={"rl_obs": "pixels", "rl_backbone": "octo:nowhere"})
+    with pytest.raises(ConfigError, match="rl_encoder nowhere is not a directory"):
+        load_experiment_config("quick", overrides={"rl_obs": "pixels", "rl_encoder": "nowhere"})
     r = subprocess.run([RLDG, "experiment", "rldg", "--set", "models=[gpt]"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "model 'gpt'" in r.stderr

@@ -119,9 +119,16 @@ class ExperimentConfig:
                               f"is {self.rl_obs!r})")
         if self.rl_backbone and self.rl_encoder:
             raise ConfigError("experiment: rl_backbone and rl_encoder are two kinds of frozen vision: set one")
-        if self.rl_backbone and not self.rl_backbone.startswith("octo:"):
-            raise ConfigError(f"experiment: rl_backbone {self.rl_backbone!r}: use octo:PATH (an octo-style "
-                              "checkpoint directory)")
+        if self.rl_backbone:
+            from rldg_ros.rl.backbone import backbone_path
+
+            try:
+                backbone_path(self.rl_backbone)
+            except (ValueError, FileNotFoundError) as exc:
+                raise ConfigError(f"experiment: rl_{exc}") from None
+        if self.rl_encoder and not Path(self.rl_encoder).is_dir():
+            raise ConfigError(f"experiment: rl_encoder {self.rl_encoder} is not a directory (run from the repository "
+                              "root for the shipped models/encoders/..., or give a visual encoder checkpoint)")
         if self.scaling and any(k <= 0 or k >= self.episodes for k in self.scaling_episodes):
             raise ConfigError(f"experiment: scaling_episodes {self.scaling_episodes} must lie in (0, episodes="
                               f"{self.episodes})")

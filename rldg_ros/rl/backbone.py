@@ -66,10 +66,15 @@ class OctoBackbone:
         return np.stack(out, 1)
 
 
-def load_backbone(spec: str, instruction: str) -> OctoBackbone:
+def backbone_path(spec: str) -> Path:
+    """``octo:PATH`` -> PATH; ValueError for another form, FileNotFoundError for a missing checkpoint."""
     kind, _, path = spec.partition(":")
     if kind != "octo" or not path:
         raise ValueError(f"backbone {spec!r}: use octo:PATH (an octo-style checkpoint directory)")
     if not Path(path).exists():
         raise FileNotFoundError(f"backbone checkpoint {path} does not exist")
-    return OctoBackbone(path, instruction)
+    return Path(path)
+
+
+def load_backbone(spec: str, instruction: str) -> OctoBackbone:
+    return OctoBackbone(backbone_path(spec), instruction)
