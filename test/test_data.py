@@ -351,3 +351,14 @@ def test_relabel_replaces_actions_with_the_rl_policy(tmp_path):
     assert np.all(e["steps"]["action"][:, 3:6] == 0)  # the usb specialist drives x, y, z only
     stats = json.loads((Path(rep.dataset) / "dataset_statistics.json").read_text())
     assert stats["rldg"]["relabel"] == str(tmp_path / "run")
+
+    # FMB assembly style: the human's grasp stage keeps its recorded actions, only the insertion steps are relabelled
+    write_episodes(tmp_path / "phased", episodes=1, steps=12, phase_at=5)
+    rep = convert([tmp_path / "phased"], tmp_path / "out_phased", relabel=str(tmp_path / "run"),
+                  relabel_keep_phases=("grasp",))
+    e = next(RldsReader(rep.dataset).episodes(decode_images=False))
+    recorded = np.stack([expected_action(0, k) for k in range(12)])
+    relabelled = np.stack([policy.act(s, gripper=1.0) for s in e["steps"]["observation"]["state"]])
+    np.testing.assert_allclose(e["steps"]["action"][:5], recorded[:5], atol=1e-6)
+    np.testing.assert_allclose(e["steps"]["action"][5:], relabelled[5:], atol=1e-5)
+    assert not np.allclose(recorded[5:], relabelled[5:])

@@ -33,6 +33,11 @@ def test_profiles_load_and_bad_settings_are_named():
     assert (px.tasks, px.unseen_tasks, px.finetune_steps_octo) == (f.tasks, f.unseen_tasks, f.finetune_steps_octo)
     assert (px.rl_obs, px.rl_embed_cache, f.rl_obs) == ("pixels", 4, "state") and Path(px.rl_encoder).is_dir()
     assert load_experiment_config("connectors", overrides={"rl_embed_cache": 2}).rl_embed_cache == 2
+    # one profile per use case of the paper, each with the connectors profile's pixel specialists and recipes
+    for name, tasks, unseen in (("pick_place", ["pick_place/train"], ["pick_place/unseen"]),
+                                ("fmb_insertion", ["fmb_insertion"], []), ("fmb_assembly", ["fmb_assembly"], [])):
+        c = load_experiment_config(name)
+        assert (c.tasks, c.unseen_tasks, c.rl_obs, c.rl_encoder) == (tasks, unseen, "pixels", px.rl_encoder), name
     with pytest.raises(ConfigError, match="scaling_episodes"):
         load_experiment_config("quick", overrides={"scaling": True, "scaling_episodes": [20]})
     with pytest.raises(ConfigError, match="episodes"):
@@ -349,3 +354,47 @@ def test_the_demonstrator_evaluation_and_the_probe_can_be_left_out(tmp_path, mon
     assert exp.probe() == {"probe": None}
     full.collect_human_during_rl = False
     assert any(p["kind"] == "scripted" for p in Experiment(full, tmp_path / "run2").policies())
+
+
+def test_fmb_assembly_trains_rl_on_the_insertion_stage_and_mixes_human_grasp_segments(tmp_path, monkeypatch):
+    """The paper's FMB assembly: RL only for the insertion stage; the RL data is the human demonstrations' grasp and
+    transport segments + the specialist's insertion rollouts (recorded with the whole task's instruction)."""
+    from rldg_ros.data.rlds import RldsReader
+    from rldg_ros.data.synthetic import write_episodes
+    from rldg_ros.experiment.pipeline import Experiment
+    from rldg_ros.sim.tasks import make_task
+
+    task, stage = "fmb_assembly", "fmb_assembly/insertion"
+    cfg = load_experiment_config("quick", overrides={
+        "tasks": [task], "unseen_tasks": [], "episodes": 2, "relabel": False, "rl_labels": "executed",
+        "collect_human_during_rl": False})
+    exp = Experiment(cfg, tmp_path / "run")
+    calls = []
+
+    def fake_up(graph, args, *_a, **_k):  # records the graph it would start; train_rl's run_dir appears
+        calls.append((graph, dict(args)))
+        if "run_dir" in args:
+            Path(args["run_dir"]).mkdir(parents=True)
+        return 0
+
+    monkeypatch.setattr(exp, "_up", fake_up)
+    monkeypatch.setattr(exp, "count_collected", lambda out, t, n: {"rollouts": n, "successes": 2, "bags": 1,
+                                                                   "counted": t})
+    exp.train_specialists()
+    rl, human = exp.collect_one("rl", task), exp.collect_one("human", task)
+    (_, train), (_, roll), (_, demo) = calls
+    assert train["task"] == stage and roll["task"] == stage and rl["counted"] == stage
+    assert roll["instruction"] == make_task(task).instruction and roll["checkpoint"] == exp.specialist_path(task)
+    assert demo["task"] == task and "instruction" not in demo and human["counted"] == task
+    spec = next(p for p in exp.policies() if p["kind"] == "specialist")
+    assert spec["trained_on"] == stage and spec["stage_of"] == task  # evaluated on the stage it learned
+
+    # human demos of the whole task (grasp for 8 steps, then insertion), RL rollouts of the insertion stage
+    write_episodes(exp.layout.bags("human", task) / "b0", episodes=2, steps=20, phase_at=8, task=task)
+    write_episodes(exp.layout.bags("rl", task) / "b0", episodes=3, steps=12, task=stage)
+    exp.convert()
+    eps = list(RldsReader(exp.layout.dataset("rl_2", task)).episodes(decode_images=False))
+    lengths = sorted(len(e["steps"]["action"]) for e in eps)
+    assert lengths == [8, 8, 12, 12], lengths  # 2 human grasp segments + 2 (of 3) RL insertion rollouts
+    human_eps = list(RldsReader(exp.layout.dataset("human_2", task)).episodes(decode_images=False))
+    assert [len(e["steps"]["action"]) for e in human_eps] == [20, 20]  # the human data: whole demonstrations

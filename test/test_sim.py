@@ -9,6 +9,7 @@ from rldg_ros.sim.geometry import quat_mul, yaw_quat
 from rldg_ros.sim.policies import make_policy
 from rldg_ros.sim.tasks import make_task
 from rldg_ros.sim.tasks.base import DOWN
+from rldg_ros.sim.tasks.fmb_assembly import INSERT_START_Z
 from rldg_ros.sim.tasks.peg import CONNECTORS, PEG_OUT, PORT_HEIGHT, PORT_POS
 
 
@@ -209,16 +210,23 @@ def test_fmb_assembly_reports_the_phase_boundary():
         obs, info = env.reset(seed=0)
         policy = make_policy("expert", env, 0)
         phases = [info["phase"]]
+        at_switch, port_xy = None, env.task.port_xy.copy()
         while not (phases[-1] == "insertion" and len(phases) > 1 and info.get("success")):
             obs, _, term, trunc, info = env.step(policy.act(obs))
             phases.append(info["phase"])
+            if at_switch is None and info["phase"] == "insertion":
+                at_switch = env.tcp_pose()[0]
             if term or trunc:
                 break
     finally:
         env.close()
     assert phases[0] == "grasp" and phases[-1] == "insertion" and info["success"]
-    switch = phases.index("insertion")
-    assert all(p == "grasp" for p in phases[:switch]) and all(p == "insertion" for p in phases[switch:])
+    carry, switch = phases.index("transport"), phases.index("insertion")
+    assert all(p == "grasp" for p in phases[:carry]) and all(p == "transport" for p in phases[carry:switch])
+    assert all(p == "insertion" for p in phases[switch:])  # latched: the insertion stage runs to the end
+    # the human stage ends where the insertion-only variant starts: the RL specialist's segments continue it
+    assert env.task.human_phases == ("grasp", "transport") and env.task.rl_task == "fmb_assembly/insertion"
+    assert abs(at_switch[2] - INSERT_START_Z) < 0.02 and np.linalg.norm(at_switch[:2] - port_xy) < 0.025
     # the insertion-only variant starts in the insertion phase, already holding the block
     env = make_env("fmb_assembly/insertion", wrist_camera=False)
     try:

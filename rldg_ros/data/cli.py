@@ -28,6 +28,8 @@ def add_parsers(sub) -> None:
                    "order (e.g. equal successful counts of two data sources); 0: all")
     s.add_argument("--val-fraction", type=float, default=0.0, help="episodes held out as the 'val' split")
     s.add_argument("--relabel", default="", help="RL checkpoint: replace the recorded actions with its actions")
+    s.add_argument("--keep-phases", default="", help="with --relabel: steps in these task phases (comma-separated, "
+                   "e.g. grasp,transport) keep their recorded action: a human did that stage, the RL policy did not")
     s.add_argument("--shard-mb", type=float, default=256.0)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_convert)
@@ -110,6 +112,7 @@ def _convert(ns) -> int:
         mapping = TopicMap.load(ns.map)
         conv = Converter(mapping, ConvertOptions(success_only=not ns.all, balance=ns.balance,
                                                  val_fraction=ns.val_fraction, relabel=ns.relabel,
+                                                 relabel_keep_phases=tuple(p for p in ns.keep_phases.split(",") if p),
                                                  max_episodes=ns.max_episodes,
                                                  shard_mb=ns.shard_mb, progress=not ns.quiet))
         report = conv.run(ns.bags, ns.out, ns.name)

@@ -200,6 +200,9 @@ class ConvertOptions:
     balance: bool = False
     val_fraction: float = 0.0
     relabel: str = ""  # RL checkpoint whose actions replace the recorded ones
+    # relabel: steps taken in these task phases keep their recorded action (a human did that stage and the RL
+    # specialist never learned it: FMB assembly's grasp and transport, rldg_ros.sim.tasks.base.Task.human_phases)
+    relabel_keep_phases: tuple[str, ...] = ()
     max_episodes: int = 0  # at most this many episodes per task, the first in bag order (0: all)
     shard_mb: float = 256.0
     progress: bool = True
@@ -239,6 +242,7 @@ class _Step:
     state: np.ndarray
     state_stamp: tuple | None
     privileged: np.ndarray | None
+    phase: str = ""  # the task phase the step was taken in
 
 
 @dataclass
@@ -256,6 +260,7 @@ class _Open:
     rewards: list[float] = field(default_factory=list)
     interventions: list[bool] = field(default_factory=list)
     privileged: list[np.ndarray | None] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)  # the task phase each step was taken in ("" before any)
     torn: str = ""  # why the episode cannot be whole (it began inside damaged data)
 
 
@@ -297,7 +302,10 @@ class Converter:
 
     def _relabel(self, e: _Open, actions: np.ndarray) -> np.ndarray:
         out = actions.copy()
+        keep = frozenset(self.o.relabel_keep_phases)
         for i, s in enumerate(e.states):
+            if e.phases[i] in keep:
+                continue
             img = e.raw_images[i] if e.raw_images else None
             out[i] = self.policy.act(s, img, e.privileged[i], gripper=float(actions[i, 6]))
         return out
@@ -627,6 +635,7 @@ class _BagEpisodes:
         e.rewards.append(self.reward)
         e.interventions.append(step.intervention)
         e.privileged.append(step.privileged)
+        e.phases.append(step.phase)
 
     def _finish(self, e: _Open, success: bool | None, why: str | None, t: int) -> Episode | None:
         m = self.m
@@ -708,7 +717,7 @@ class _BagEpisodes:
         if self.pending is not None:
             self._resolve(self.pending, self.ep)
         p = None if self.priv is None else self.priv[1]
-        self.pending = _Step(t, np.clip(a, -1.0, 1.0), intervention, state[1], state[2], p)
+        self.pending = _Step(t, np.clip(a, -1.0, 1.0), intervention, state[1], state[2], p, self.phase)
 
     def _damaged(self, d0: int, d1: int, t: int) -> None:
         """The reader skipped a damaged stretch holding the messages logged in [d0, d1]."""

@@ -90,7 +90,7 @@ class _Msgs:
 def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int = 128, t0_ns: int = 10**18,
                    failed: tuple[int, ...] = (), storage: str = "mcap", repeats: bool = True,
                    texture: bool = False, phase_at: int | None = None,
-                   jump_at: tuple[int, int] | None = None) -> dict:
+                   jump_at: tuple[int, int] | None = None, task: str = "connector_insertion/usb") -> dict:
     """One bag holding ``episodes`` episodes of ``steps`` steps at 10 Hz; returns what was written. ``texture``
     adds camera-like detail (gradients and noise) so JPEG costs what it costs on real images."""
     m = _Msgs()
@@ -103,15 +103,15 @@ def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int 
     t = t0_ns
     dt = 100_000_000
     for ep in range(episodes):
-        w.write("/rldg/episode", t, m.cdr(m.event(t, 0, ep), TOPICS["/rldg/episode"]))
+        w.write("/rldg/episode", t, m.cdr(m.event(t, 0, ep, task=task), TOPICS["/rldg/episode"]))
         success = ep not in failed
         for k in range(steps):
             t += dt
             if jump_at == (ep, k):  # the recording machine's clock steps back 100 s
                 t -= 100 * 10**9
             if phase_at is not None and k in (0, phase_at):  # task phases: grasp, then insertion from phase_at
-                w.write("/rldg/episode", t - 1_000_000, m.cdr(m.event(t, 2, ep, phase="grasp" if k == 0 else
-                                                                      "insertion"), TOPICS["/rldg/episode"]))
+                w.write("/rldg/episode", t - 1_000_000, m.cdr(m.event(t, 2, ep, task=task, phase="grasp" if k == 0
+                                                                      else "insertion"), TOPICS["/rldg/episode"]))
             w.write("/rldg/robot_state", t, m.cdr(m.state(t, ep, k), TOPICS["/rldg/robot_state"]))
             img = image_for(ep, k, image_size)
             if texture:
@@ -126,7 +126,7 @@ def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int 
             r = 1.0 if (success and k == steps - 1) else 0.0
             w.write("/rldg/reward", t + dt - 1_000_000, m.cdr(m.reward(t, r), TOPICS["/rldg/reward"]))
         t += dt
-        w.write("/rldg/episode", t, m.cdr(m.event(t, 1, ep, success, steps), TOPICS["/rldg/episode"]))
+        w.write("/rldg/episode", t, m.cdr(m.event(t, 1, ep, success, steps, task), TOPICS["/rldg/episode"]))
         t += 5 * dt
     w.close()
     return {"episodes": episodes, "steps": steps, "bytes": w.bytes, "messages": w.messages}

@@ -1,7 +1,9 @@
 """``rldg experiment rldg``: the paper's study end to end, in stages that each leave their files in RUN_DIR.
 
 1. **specialists**: ``rldg up train_rl`` per seen task (scripted interventions, sim ground-truth reward) until the
-   last N evaluation episodes succeeded or the budget ends, then evaluated on the seen and unseen tasks;
+   last N evaluation episodes succeeded or the budget ends, then evaluated on the seen and unseen tasks; a task
+   with a human stage (FMB assembly, ``rl_stage``) trains its specialist on the RL stage alone, and its RL data is
+   the human demonstrations' segments of the other stages + the specialist's rollouts of that stage;
 2. **collect**: ``rldg up collect`` records rosbag2 of the specialist (``policy:=rl``) and of the human-like
    demonstrator (``policy:=human_like``, standing in for SpaceMouse teleoperation);
 3. **convert**: ``rldg convert`` to RLDS, success only, the **same number of successful episodes** per task for both
@@ -87,7 +89,7 @@ class Experiment(StagedRun):
                 continue
             t0 = time.monotonic()
             budget = self.cfg.rl_max_minutes * 60
-            args = {"task": task, "input": "expert", "reward": "sim_ground_truth", "obs": self.cfg.rl_obs,
+            args = {"task": rl_stage(task)[0], "input": "expert", "reward": "sim_ground_truth", "obs": self.cfg.rl_obs,
                     "run_dir": path, "stop_after_eval_successes": self.cfg.rl_stop_after_eval_successes}
             if self.cfg.rl_obs == "pixels":
                 args.update(backbone=self.cfg.rl_backbone, encoder=self.cfg.rl_encoder,
@@ -139,8 +141,12 @@ class Experiment(StagedRun):
         if done.exists():
             return json.loads(done.read_text())
         shutil.rmtree(out, ignore_errors=True)
-        args = {"task": task, "policy": "rl" if source == "rl" else "human_like", "first_seed": c.collect_first_seed,
-                "bag_dir": out, "reward": "sim_ground_truth"}
+        rl_task, _, instruction = rl_stage(task)
+        recorded = rl_task if source == "rl" else task  # FMB assembly: the specialist is rolled out on its stage
+        args = {"task": recorded, "policy": "rl" if source == "rl" else "human_like",
+                "first_seed": c.collect_first_seed, "bag_dir": out, "reward": "sim_ground_truth"}
+        if recorded != task:  # its segments are fine-tuning data for the whole task: they carry its instruction
+            args["instruction"] = instruction
         args["successes"] = c.episodes  # stop at `episodes` successes, after at most n attempts
         args["report"] = out / "episodes.json"
         if source == "rl":
@@ -154,7 +160,7 @@ class Experiment(StagedRun):
         args["episodes"] = n
         t0 = time.monotonic()
         self._up("collect", args, 60 + 30 * n, f"collect_{source}_{slug(task)}", domain=domain)
-        row = {"max_rollouts": n, **self.count_collected(out, task, n), "seconds": time.monotonic() - t0}
+        row = {"max_rollouts": n, **self.count_collected(out, recorded, n), "seconds": time.monotonic() - t0}
         if row["successes"] < c.episodes and row["rollouts"] < n:
             # stopped early (Ctrl-C reaches the graph too and it exits cleanly): not marked done, a re-run records it
             raise RuntimeError(f"the {source} collection of {task} stopped after {row['rollouts']} of at most {n} "
@@ -198,12 +204,17 @@ class Experiment(StagedRun):
             if n < c.episodes:
                 self.log(f"experiment: {task}: only {n} successful episodes for one source; both use {n}")
             info[task] = {"episodes_per_source": n}
+            _, human_phases, _ = rl_stage(task)
             for name, source, k, relabel in self.convert_jobs(task, n):
                 out = self.layout.data_root(name)
                 if (self.layout.dataset(name, task) / "dataset_info.json").exists():
                     continue
-                conv = Converter(TopicMap(), ConvertOptions(max_episodes=k, relabel=relabel, progress=False))
-                rep = conv.run([self.layout.bags(source, task)], out, slug(task))
+                conv = Converter(TopicMap(), ConvertOptions(max_episodes=k, relabel=relabel, progress=False,
+                                                            relabel_keep_phases=human_phases))
+                inputs = [self.layout.bags(source, task)]
+                if source == "rl" and human_phases:  # the paper's FMB assembly data: human grasp segments + RL
+                    inputs.insert(0, f"{self.layout.bags('human', task)}@{','.join(human_phases)}")  # insertion
+                rep = conv.run(inputs, out, slug(task))
                 for problem in rep.problems:
                     self.log(f"experiment: convert {name} ({task}): {problem}")
                 info[task][name] = {"episodes": sum(rep.episodes_written.values()), "steps": rep.steps_written}
@@ -299,8 +310,9 @@ class Experiment(StagedRun):
         rows = [{"name": f"{r['model']}_{r['data']}", "spec": f"{r['model']}:{models / (r['model'] + '_' + r['data'])}",
                  "kind": "generalist", **r} for r in self.runs()]
         for t in self.cfg.tasks:
+            stage = rl_stage(t)[0]
             rows.append({"name": f"rl_specialist_{slug(t)}", "spec": f"rl:{self.specialist_path(t)}",
-                         "kind": "specialist", "trained_on": t})
+                         "kind": "specialist", "trained_on": stage, **({"stage_of": t} if stage != t else {})})
         if self.cfg.eval_demonstrator:
             rows.append({"name": "human_like", "spec": "human_like", "kind": "scripted"})
         return rows
@@ -322,7 +334,7 @@ class Experiment(StagedRun):
         def done(key, res) -> None:
             p, task, f = key
             res.update({k: v for k, v in p.items() if k != "spec"})
-            res["seen"] = task in c.tasks
+            res["seen"] = task in c.tasks or task == p.get("trained_on")
             f.write_text(json.dumps(res, indent=1))
             self.log(f"experiment: {p['name']} on {task}: {res['successes']}/{res['episodes']}")
 
@@ -390,6 +402,15 @@ class Experiment(StagedRun):
 STAGE_METHODS = {"specialists": "train_specialists", "collect": "collect", "convert": "convert",
                  "pretrain": "pretrain", "finetune": "finetune", "evaluate": "evaluate", "probe": "probe"}
 STAGES = tuple(STAGE_METHODS)
+
+
+def rl_stage(task: str) -> tuple[str, tuple[str, ...], str]:
+    """(task the RL specialist trains and is rolled out on, phases a human does instead, the whole task's
+    instruction): the task itself, none, its own for most; FMB assembly's insertion stage (Task.rl_task)."""
+    from rldg_ros.sim.tasks import make_task
+
+    t = make_task(task)
+    return (t.rl_task or task), tuple(t.human_phases), t.instruction
 
 
 def _loaded_specialist(path: Path) -> dict:

@@ -456,9 +456,13 @@ class _Report:
                     continue
                 per = []
                 for t in tasks:
-                    k = sum(r["successes"] for r in rows if r["task"] == t)
-                    n = sum(r["episodes"] for r in rows if r["task"] == t)
-                    per.append("-" if not n else f"{k}" if n == cfg["eval_episodes"] else f"{k}/{n}")
+                    sel = [r for r in rows if r["task"] == t]
+                    stage = [r for r in rows if r.get("stage_of") == t and r["task"] == r.get("trained_on")]
+                    if not sel and stage:  # a specialist of one stage (FMB assembly's insertion), on that stage
+                        sel = stage
+                    k, n = sum(r["successes"] for r in sel), sum(r["episodes"] for r in sel)
+                    cell = "-" if not n else f"{k}" if n == cfg["eval_episodes"] else f"{k}/{n}"
+                    per.append(f"{cell} (on {sel[0]['task']})" if sel and sel is stage else cell)
                 md.append(f"| {name} | " + " | ".join(per) + " |")
             md.append("")
 

@@ -46,6 +46,11 @@ class Task:
     ws_high = np.array([0.80, 0.25, 0.45])
     table_rgba = (0.42, 0.40, 0.37, 1.0)
     table_texture = "plain"  # or "checker"
+    #: RLDG with a human stage (the paper's FMB assembly: "RL is used only for the insertion stage"): the RL
+    #: specialist trains on the task ``rl_task`` names and acts only outside ``human_phases``; a (human-like)
+    #: demonstrator does the steps in those phases, and relabelling keeps their recorded actions
+    rl_task: str = ""  # "": the specialist trains on this task itself
+    human_phases: tuple[str, ...] = ()
 
     @property
     def task_id(self) -> str:
