@@ -17,17 +17,19 @@ def add_parsers(sub) -> None:
                        "fine-tuned generalists -> evaluation -> report")
     s.add_argument("name", choices=["rldg", "ire"], help="the experiment (rldg: the paper's study; ire: RL and "
                    "supervised learning iterated on the generalist, iRe-VLA, config/experiments/ire.yaml)")
-    s.add_argument("--profile", default="quick", choices=profiles(),
-                   help="config/experiments/<profile>.yaml (quick: one connector, small budgets; full: the connector "
-                   "study; connectors: the same with pixel specialists)")
+    s.add_argument("--profile", default=None, choices=profiles(),
+                   help="rldg: config/experiments/<profile>.yaml (default quick: one connector, small budgets; full: "
+                   "the connector study; connectors: the same with pixel specialists; pick_place, fmb_insertion, "
+                   "fmb_assembly: the paper's other use cases); ire has one config (ire.yaml, --config, --set)")
     s.add_argument("--config", default=None, help="a params file of your own instead of a profile")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override settings, e.g. --set episodes=10 eval_episodes=10 (YAML values)")
     s.add_argument("--run-dir", default=None, help="default: runs/experiment_<profile>")
     s.add_argument("--fresh", action="store_true", help="delete RUN_DIR first (otherwise finished stages are kept)")
     s.add_argument("--stop-after", default=None, metavar="STAGE",
-                   help="stop once this stage is done (specialists, collect, convert, pretrain, finetune, evaluate, "
-                   "probe); re-run without it to continue")
+                   help="stop once this stage is done (rldg: specialists, collect, convert, pretrain, finetune, "
+                   "evaluate, probe; ire: expert, g0, eval_0, rl_1, sl_1, eval_1, rl_2, ...); re-run without it to "
+                   "continue")
     s.add_argument("--no-report", action="store_true")
     s.set_defaults(func=_experiment)
 
@@ -51,6 +53,10 @@ def _ire(ns) -> int:
     from rldg_ros.config import ConfigError
     from rldg_ros.experiment.ire import IreExperiment, load_ire_config, write_report
 
+    if ns.profile:
+        print("rldg experiment ire: --profile is for rldg's profiles; ire reads config/experiments/ire.yaml (or "
+              "--config FILE) with --set overrides", file=sys.stderr)
+        return 2
     try:
         cfg = load_ire_config(ns.config, _overrides(ns.set))
     except (ConfigError, FileNotFoundError, ValueError) as exc:
@@ -66,6 +72,9 @@ def _ire(ns) -> int:
         return 2
     try:
         exp.run_all(stop_after=ns.stop_after)
+    except ValueError as exc:  # an unknown --stop-after stage
+        print(f"rldg experiment ire: {exc}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         print(f"rldg experiment ire: {exc}\n(re-run the same command to continue from the stage that failed)",
               file=sys.stderr)
@@ -83,6 +92,7 @@ def _experiment(ns) -> int:
     from rldg_ros.experiment.config import load_experiment_config
     from rldg_ros.experiment.pipeline import Experiment
 
+    ns.profile = ns.profile or "quick"
     try:
         cfg = load_experiment_config(ns.profile, ns.config, _overrides(ns.set))
     except (ConfigError, FileNotFoundError, ValueError) as exc:

@@ -42,6 +42,8 @@ class IreConfig:
     iterations: int = param(2, min=1, max=20, help="RL -> SL iterations")
     rl_minutes: float = param(10.0, min=0.5, help="stage 1's wall-time budget per iteration")
     rl_input: str = param("expert", choices=("expert", "human_like", "none"), help="stage 1's scripted intervener")
+    rl_demos: str = param("scripted:human_like", help="stage 1's initial demos of the RL task (train_rl demos:=; "
+                          "RLDG's specialists start from the same 20; 'none': the head starts from its own rollouts)")
     embed_cache: int = param(1, min=1, max=8, help="stage 1: augmented embeddings kept per frame")
     initial_steps: int = param(1000, min=1, help="g0's fine-tuning steps on the expert data")
     sl_steps: int = param(500, min=1, help="each stage 2's fine-tuning steps")
@@ -50,6 +52,8 @@ class IreConfig:
     eval_episodes: int = param(20, min=1, help="per task and iteration, on held-out seeds")
     eval_first_seed: int = param(EVAL_FIRST_SEED, min=0)
     seed: int = param(0, min=0)
+    compare_with: str = param("", help="an RLDG run directory ('rldg experiment rldg') on the same tasks: the report "
+                              "puts its RL-data octo-style generalist and its wall time next to every iteration")
 
 
 def load_ire_config(path: str | Path | None, overrides: dict | None = None) -> IreConfig:
@@ -120,10 +124,12 @@ class IreExperiment(StagedRun):
         c = self.cfg
         run = self.run / "rl" / f"iteration_{k}"
         bags = self.layout.bags(f"rl_{k}", c.task)
+        # resumed: what is left of the budget (the learner continues from its checkpoint, the bags are kept)
+        budget = max(30.0, c.rl_minutes * 60 - self.spent(f"rl_{k}"))
         self._up("train_rl", {"task": c.task, "input": c.rl_input, "reward": "sim_ground_truth", "obs": "pixels",
                               "backbone": f"octo:{self.model(k - 1).resolve()}", "embed_cache": c.embed_cache,
                               "run_dir": run, "record": "true", "bag_dir": bags, "eval_every": 0,
-                              "demos": "none"}, c.rl_minutes * 60, f"rl_{k}")
+                              "demos": c.rl_demos}, budget, f"rl_{k}")
         rows = _episode_rows(run / "actor" / "metrics.jsonl")
         info = {"episodes": len(rows), "successes": sum(bool(r["success"]) for r in rows),
                 "env_steps": sum(int(r.get("steps", 0)) for r in rows),
@@ -155,6 +161,8 @@ class IreExperiment(StagedRun):
                        (f"sl_{k}", lambda k=k: self._finetune(self.model(k), self.expert_datasets()
                                                               + self.rl_datasets(k), c.sl_steps, self.model(k - 1))),
                        (f"eval_{k}", lambda k=k: self.evaluate(k))]
+        if stop_after is not None and stop_after not in dict(stages):
+            raise ValueError(f"unknown stage {stop_after!r}; stages: {', '.join(n for n, _ in stages)}")
         for name, fn in stages:
             self._stage(name, fn)
             if name == stop_after:
@@ -175,12 +183,44 @@ class IreExperiment(StagedRun):
             for group in ("rl", "expert", "unseen"):
                 g = ev.get(group, {})
                 row[group] = [sum(v["successes"] for v in g.values()), sum(v["episodes"] for v in g.values())]
+                row[f"{group}_cycle_time_s"] = _mean_cycle_time(g.values())
             cost = [st.get(n, {}) for n in ([f"rl_{k}", f"sl_{k}"] if k else ["expert", "g0"])]
             row["minutes"] = sum(s.get("seconds", 0.0) for s in cost) / 60
             row["env_steps"] = st.get(f"rl_{k}", {}).get("env_steps", 0) if k else 0
             row["rl_successes"] = st.get(f"rl_{k}", {}).get("successes") if k else None
             rows.append(row)
-        return {"experiment": "ire", "config": asdict(self.cfg), "iterations": rows}
+        out = {"experiment": "ire", "config": asdict(self.cfg), "iterations": rows}
+        if self.cfg.compare_with:
+            out["rldg"] = rldg_reference(self.cfg.compare_with, self.cfg)
+        return out
+
+
+def _mean_cycle_time(rows) -> float | None:
+    """Success-weighted mean cycle time (s) over evaluation rows; None without a success."""
+    pairs = [(r["successes"], r["mean_cycle_time_s"]) for r in rows
+             if r.get("successes") and r.get("mean_cycle_time_s")]
+    n = sum(k for k, _ in pairs)
+    return sum(k * t for k, t in pairs) / n if n else None
+
+
+def rldg_reference(run_dir: str | Path, cfg: IreConfig) -> dict:
+    """An RLDG run's RL-data octo-style generalist (its largest data set) on the ire run's RL, expert and unseen tasks,
+    and the RLDG run's wall time; a task it did not evaluate stays absent (counted nowhere)."""
+    run = Path(run_dir)
+    meta = json.loads((run / "experiment.json").read_text())
+    rows = [json.loads(f.read_text()) for f in sorted((run / "eval").glob("octo_rl_*__*.json"))]
+    if not rows:
+        raise FileNotFoundError(f"{run}/eval holds no octo_rl_* evaluation: not a finished RLDG run")
+    n = max(int(r["episodes_trained"]) for r in rows)
+    rows = [r for r in rows if int(r["episodes_trained"]) == n]
+    out = {"run": str(run), "profile": meta.get("profile"), "episodes_per_task": n,
+           "minutes": sum(float(s.get("seconds", 0.0)) for s in meta["stages"].values()) / 60}
+    for group, tasks in (("rl", [cfg.task]), ("expert", cfg.expert_tasks), ("unseen", cfg.unseen_tasks)):
+        g = [r for r in rows if r["task"] in tasks]
+        out[group] = [sum(r["successes"] for r in g), sum(r["episodes"] for r in g)]
+        out[f"{group}_cycle_time_s"] = _mean_cycle_time(g)
+        out[f"{group}_tasks"] = sorted({r["task"] for r in g})
+    return out
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -204,12 +244,31 @@ def write_report(run_dir: str | Path) -> Path:
           f"{cfg['expert_episodes']} each); unseen: {', '.join(cfg['unseen_tasks'])}. {cfg['eval_episodes']} "
           f"evaluation episodes per task and iteration on held-out seeds {cfg['eval_first_seed']}+; Wilson 95 % "
           "intervals. Iteration 0 is the generalist fine-tuned on the expert data.", "",
-          "| iteration | RL task | expert tasks (forgetting) | unseen | RL successes in stage 1 | env steps | "
-          "wall time (min) |", "|---|---|---|---|---|---|---|"]
+          "| iteration | RL task | expert tasks (forgetting) | unseen | cycle time RL task (s) | RL successes in "
+          "stage 1 | env steps | wall time (min) |", "|---|---|---|---|---|---|---|---|"]
+
+    def ct(v):
+        return "-" if v is None else f"{v:.1f}"
+
+    total = 0.0
     for r in res["iterations"]:
+        total += r["minutes"]
         md.append(f"| {r['iteration']} | {cell(r['rl'])} | {cell(r['expert'])} | {cell(r['unseen'])} | "
-                  f"{'-' if r['rl_successes'] is None else r['rl_successes']} | {r['env_steps'] or '-'} | "
-                  f"{r['minutes']:.1f} |")
+                  f"{ct(r.get('rl_cycle_time_s'))} | {'-' if r['rl_successes'] is None else r['rl_successes']} | "
+                  f"{r['env_steps'] or '-'} | {r['minutes']:.1f} (total {total:.1f}) |")
+    ref = res.get("rldg")
+    if ref:
+        md += ["", f"RLDG on the same machine (`{ref['run']}`, profile {ref['profile']}): octo-style-tiny fine-tuned "
+               f"on its RL specialists' data ({ref['episodes_per_task']} episodes per task), evaluated on the same "
+               "held-out seeds; its wall time covers every stage of that run (specialists, collection, conversion, "
+               "fine-tuning, evaluation).", "",
+               "| method | RL task | expert tasks | unseen | cycle time RL task (s) | wall time (min) |",
+               "|---|---|---|---|---|---|",
+               f"| iRe-VLA, last iteration | {cell(res['iterations'][-1]['rl'])} | "
+               f"{cell(res['iterations'][-1]['expert'])} | {cell(res['iterations'][-1]['unseen'])} | "
+               f"{ct(res['iterations'][-1].get('rl_cycle_time_s'))} | {total:.1f} |" if res["iterations"] else "",
+               f"| RLDG (RL data, octo-style-tiny) | {cell(ref['rl'])} | {cell(ref['expert'])} | "
+               f"{cell(ref['unseen'])} | {ct(ref.get('rl_cycle_time_s'))} | {ref['minutes']:.1f} |"]
     out = layout.report
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text("\n".join(md) + "\n")

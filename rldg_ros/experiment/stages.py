@@ -27,16 +27,27 @@ class StagedRun:
         tmp.replace(self.layout.meta)
 
     def _stage(self, name: str, fn) -> dict:
-        """Run ``fn`` (-> its results, kept with the stage) unless the stage is done already; -> the stage's row."""
+        """Run ``fn`` (-> its results, kept with the stage) unless the stage is done already; -> the stage's row.
+        A stage that stops part-way keeps the time it ran (``seconds_before``): its resumption adds it."""
         st = self.meta["stages"].get(name, {})
         if st.get("done"):
             self.log(f"{self.name}: stage {name}: done already ({st.get('seconds', 0):.0f} s), skipped")
             return st
         self.log(f"{self.name}: stage {name} ...")
         t0 = time.monotonic()
-        info = fn() or {}
-        st = {"done": True, "seconds": time.monotonic() - t0 + float(st.get("seconds_before", 0.0)), **info}
+        before = float(st.get("seconds_before", 0.0))  # wall time of earlier, stopped attempts at this stage
+        try:
+            info = fn() or {}
+        except BaseException:  # stopped (Ctrl-C, a failure): the time it ran still counts when it is resumed
+            self.meta["stages"][name] = {**st, "seconds_before": before + time.monotonic() - t0}
+            self._save()
+            raise
+        st = {"done": True, "seconds": time.monotonic() - t0 + before, **info}
         self.meta["stages"][name] = st
         self._save()
         self.log(f"{self.name}: stage {name}: {st['seconds'] / 60:.1f} min")
         return st
+
+    def spent(self, name: str) -> float:
+        """Wall time (s) earlier, stopped attempts at stage ``name`` ran: a resumed budget is what is left of it."""
+        return float(self.meta["stages"].get(name, {}).get("seconds_before", 0.0))
