@@ -162,3 +162,7 @@ def test_two_actor_cells_feed_one_learner_and_every_transition_is_counted(tmp_pa
     assert meta["received"] == meta["online_size"] == sum(a["end"]["transitions"] for a in actors.values())
     seeds = [{e["seed"] for e in a["episodes"]} for a in actors.values()]
     assert not seeds[0] & seeds[1]  # each cell has its own training seeds
+    # one policy broadcast reaches every cell: each acted with parameters newer than its first ones
+    for actor_id, a in actors.items():
+        versions = [e["step"] for e in a["episodes"]] + [a["end"]["step"]]
+        assert max(versions) > min(versions), (actor_id, versions)
