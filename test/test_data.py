@@ -308,9 +308,12 @@ def test_collect_graph_records_episodes_that_convert(tmp_path, ros_env):
         assert z[-1] < z[0] - 0.01
 
 
-def test_phase_segments_mix_sources(tmp_path):
-    """FMB assembly style: human demos for the grasp phase + RL rollouts for the insertion phase, one dataset."""
-    write_episodes(tmp_path / "human", episodes=2, steps=20, phase_at=8)
+@pytest.mark.parametrize("phase_late", [False, True])
+def test_phase_segments_mix_sources(tmp_path, phase_late):
+    """FMB assembly style: human demos for the grasp phase + RL rollouts for the insertion phase, one dataset. An
+    episode's first phase event may trail its first action (the sim cell announces it at its next step): that
+    step still belongs to the phase."""
+    write_episodes(tmp_path / "human", episodes=2, steps=20, phase_at=8, phase_late=phase_late)
     write_episodes(tmp_path / "rl", episodes=3, steps=20, phase_at=12, t0_ns=1_800_000_000 * 10**9)
     rep = convert([f"{tmp_path / 'human'}@grasp", f"{tmp_path / 'rl'}@insertion"], tmp_path / "out")
     assert rep.episodes_written == {"train": 5}
@@ -323,6 +326,8 @@ def test_phase_segments_mix_sources(tmp_path):
         np.testing.assert_allclose(e["steps"]["action"], np.stack([expected_action(ep, k) for k in range(8)]),
                                    atol=1e-6)
         assert e["steps"]["is_first"][0] and e["steps"]["is_last"][-1] and e["episode_metadata"]["success"]
+        # the grasp stage succeeded, the task goes on: no success reward, not terminal
+        assert not e["steps"]["is_terminal"][-1] and e["steps"]["reward"][-1] == 0.0
     for e in rl:  # steps 12..19
         ep = e["episode_metadata"]["episode_id"]
         np.testing.assert_allclose(e["steps"]["action"],
@@ -353,7 +358,7 @@ def test_relabel_replaces_actions_with_the_rl_policy(tmp_path):
     assert stats["rldg"]["relabel"] == str(tmp_path / "run")
 
     # FMB assembly style: the human's grasp stage keeps its recorded actions, only the insertion steps are relabelled
-    write_episodes(tmp_path / "phased", episodes=1, steps=12, phase_at=5)
+    write_episodes(tmp_path / "phased", episodes=1, steps=12, phase_at=5, phase_late=True)
     rep = convert([tmp_path / "phased"], tmp_path / "out_phased", relabel=str(tmp_path / "run"),
                   relabel_keep_phases=("grasp",))
     e = next(RldsReader(rep.dataset).episodes(decode_images=False))

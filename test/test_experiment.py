@@ -398,3 +398,8 @@ def test_fmb_assembly_trains_rl_on_the_insertion_stage_and_mixes_human_grasp_seg
     assert lengths == [8, 8, 12, 12], lengths  # 2 human grasp segments + 2 (of 3) RL insertion rollouts
     human_eps = list(RldsReader(exp.layout.dataset("human_2", task)).episodes(decode_images=False))
     assert [len(e["steps"]["action"]) for e in human_eps] == [20, 20]  # the human data: whole demonstrations
+    # specialists trained elsewhere are found under the task's name or its RL stage's
+    store = tmp_path / "store" / "fmb_assembly__insertion"
+    store.mkdir(parents=True)
+    exp.cfg.specialist_dir = str(tmp_path / "store")
+    assert exp.specialist_path(task) == store

@@ -71,7 +71,13 @@ def test_a_stopped_stage_keeps_its_time_and_the_report_sets_ire_beside_rldg(tmp_
     rldg = tmp_path / "rldg"
     (rldg / "eval").mkdir(parents=True)
     (rldg / "experiment.json").write_text(json.dumps({"profile": "connectors", "stages": {
-        "specialists": {"done": True, "seconds": 1800.0}, "finetune": {"done": True, "seconds": 1200.0}}}))
+        "specialists": {"done": True, "seconds": 1800.0},
+        "collect": {"done": True, "seconds": 400.0, "collected": {"rl:connector_insertion/usb": {"seconds": 120.0},
+                                                                  "human:connector_insertion/usb": {"seconds": 300.0}}},
+        "convert": {"done": True, "seconds": 60.0},
+        "finetune": {"done": True, "seconds": 3000.0, "octo_rl_15": {"minutes": 20.0},
+                     "openvla_rl_15": {"minutes": 30.0}},
+        "evaluate": {"done": True, "seconds": 900.0}}}))
     for task, k, ct in (("connector_insertion/usb", 24, 6.0), ("connector_insertion/ethernet", 20, 8.0),
                         ("connector_insertion/type_c", 10, 9.0)):
         for n, kk in ((15, k), (3, 1)):  # the full set and a Fig 7 subset: the full set is the reference
@@ -81,7 +87,8 @@ def test_a_stopped_stage_keeps_its_time_and_the_report_sets_ire_beside_rldg(tmp_
                                                                                 "connector_insertion/hdmi"])
     ref = rldg_reference(rldg, cfg)
     assert (ref["rl"], ref["expert"], ref["unseen"]) == ([24, 25], [20, 25], [10, 25])  # hdmi: not evaluated
-    assert ref["unseen_tasks"] == ["connector_insertion/type_c"] and ref["minutes"] == 50.0
+    # what that generalist cost: specialists + recording their rollouts + converting + its own fine-tuning
+    assert ref["unseen_tasks"] == ["connector_insertion/type_c"] and ref["minutes"] == 33.0 + 20.0
     assert ref["rl_cycle_time_s"] == 6.0
     ire = tmp_path / "ire"
     ire.mkdir()
@@ -93,8 +100,17 @@ def test_a_stopped_stage_keeps_its_time_and_the_report_sets_ire_beside_rldg(tmp_
          "minutes": 14.0, "env_steps": 5000, "rl_successes": 30}]}))
     md = write_report(ire).read_text()
     assert "| 1 | 12/25 (48 %" in md and "8.1 |" in md and "(total 21.0)" in md
-    assert "| RLDG (RL data, octo-style-tiny) | 24/25 (96 %" in md and "| 50.0 |" in md
+    assert "| RLDG (RL data, octo-style-tiny) | 24/25 (96 %" in md and "| 53.0 |" in md
     assert "| iRe-VLA, last iteration | 12/25" in md and "| 21.0 |" in md
+    # a resumed RL stage gets what is left of its budget; a compare_with that is no RLDG run is refused at once
+    exp = IreExperiment(IreConfig(rl_minutes=10.0, compare_with=str(rldg)), tmp_path / "ire_run")
+    exp.meta["stages"]["rl_1"] = {"seconds_before": 240.0}
+    budgets = []
+    exp._up = lambda graph, args, duration, name: budgets.append((graph, duration))
+    exp.rl_stage(1)
+    assert budgets == [("train_rl", 360.0)]
+    with pytest.raises(FileNotFoundError, match="compare_with"):
+        IreExperiment(IreConfig(compare_with=str(tmp_path / "nowhere")), tmp_path / "ire_run2")
     # the command line: ire has one config (a --profile is refused, not ignored), an unknown stage is named
     rldg_cli = str(Path(sys.executable).parent / "rldg")
     r = subprocess.run([rldg_cli, "experiment", "ire", "--profile", "full", "--run-dir", str(tmp_path / "x")],

@@ -430,6 +430,7 @@ class _BagEpisodes:
         self.roles.pop("", None)
         self.br = BagReport(str(bag))
         self.phase = ""
+        self.phase_known = False  # the open episode has had its first phase (on START or a PHASE event)
         self.images: deque = deque(maxlen=12)  # (log t, header stamp, msg, msgtype)
         self.state = None  # (t, vec, stamp, orientation)
         self.priv = None  # (t, vec)
@@ -561,16 +562,23 @@ class _BagEpisodes:
             self.ep = _Open(str(self.bag), t, int(msg.episode_id), msg.task_id, msg.language_instruction, True)
             self.seen_keys.clear()
             self.phase = str(msg.phase)
+            self.phase_known = bool(self.phase)
             self.reward = 0.0
         elif ev == 2:  # PHASE: with a phase filter, leaving a kept phase closes that stretch (it was done)
             new_phase, ep = str(msg.phase), self.ep
+            if not self.phase_known:  # the episode's first phase event: its steps so far were taken in it
+                self.phase_known, self.phase = True, new_phase
+                if ep is not None:
+                    self._backfill_phase(ep, new_phase)
             if phases is not None and ep is not None and self.phase in phases and new_phase not in phases:
                 self._emit(self._finish(ep, True, None if ep.actions or self.pending else
-                                        "no steps in the kept phases", t))
+                                        "no steps in the kept phases", t, segment=True))
                 self.ep = _Open(str(self.bag), t, ep.episode_id, ep.task, ep.instruction, True)
             self.phase = new_phase
         elif ev == 1:  # END
             self.last_end_t = t
+            if self.ep is not None and phases is not None and not self.phase_known:
+                self._drop_open_steps("in phase (none) (kept: " + ", ".join(sorted(phases)) + ")")
             if self.ep is not None:
                 why = None
                 if phases is not None and not self.ep.actions and self.pending is None:
@@ -637,7 +645,10 @@ class _BagEpisodes:
         e.privileged.append(step.privileged)
         e.phases.append(step.phase)
 
-    def _finish(self, e: _Open, success: bool | None, why: str | None, t: int) -> Episode | None:
+    def _finish(self, e: _Open, success: bool | None, why: str | None, t: int,
+                segment: bool = False) -> Episode | None:
+        """The episode (None if skipped, counted in the report). ``segment``: a kept phase's stretch that ended
+        when its phase did: a success of that stage, but the task goes on (no success reward, not terminal)."""
         m = self.m
         if self.pending is not None:
             self._resolve(self.pending, e)
@@ -654,16 +665,16 @@ class _BagEpisodes:
             self._skip(e, "not successful (pass --all to keep failures)", t)
             return None
         rewards = np.asarray(e.rewards, np.float32)
-        if ok and not m.reward_topic:
+        if ok and not segment and not m.reward_topic:
             rewards[-1] = 1.0
-        elif ok:
+        elif ok and not segment:
             rewards[-1] = max(rewards[-1], 1.0)
         actions = np.stack(e.actions).astype(np.float32)
         if self.conv.policy is not None:
             actions = self.conv._relabel(e, actions)
         return Episode(e.images, np.stack(e.states).astype(np.float32), actions, rewards,
                        e.instruction or m.instruction, str(self.bag), e.task or m.task, e.episode_id, bool(ok),
-                       float(np.mean(e.interventions)), terminal=bool(ok))
+                       float(np.mean(e.interventions)), terminal=bool(ok) and not segment)
 
     def _action_vector(self, action_msg) -> np.ndarray | None:
         m = self.m
@@ -683,6 +694,28 @@ class _BagEpisodes:
             a[ACTION_POS], a[ACTION_ROT] = rot.T @ a[ACTION_POS], rot.T @ a[ACTION_ROT]
         return a
 
+    def _backfill_phase(self, ep: _Open, phase: str) -> None:
+        """The steps an episode took before its first phase event (which may trail its first action: the cell
+        announces a phase at its next step) were taken in that phase; with a phase filter that does not keep it,
+        they are dropped."""
+        if self.phases is not None and phase not in self.phases:
+            self._drop_open_steps(f"in phase {phase} (kept: {', '.join(sorted(self.phases))})")
+            return
+        ep.phases[:] = [phase if not p else p for p in ep.phases]
+        if self.pending is not None and not self.pending.phase:
+            self.pending.phase = phase
+
+    def _drop_open_steps(self, why: str) -> None:
+        """Drop the open episode's steps so far (and its pending one), counted under ``why``."""
+        ep = self.ep
+        n = len(ep.actions) + (self.pending is not None)
+        if n:
+            self.report.steps_dropped[why] += n
+        for name in ("images", "raw_images", "states", "actions", "rewards", "interventions", "privileged",
+                     "phases"):
+            getattr(ep, name).clear()
+        self.pending = None
+
     def _new_open(self, t: int, episode_id: int) -> _Open:
         e = _Open(str(self.bag), t, episode_id=episode_id)
         if self.torn_until is not None and (t - self.torn_until) * 1e-9 <= self.m.gap_s:
@@ -694,7 +727,9 @@ class _BagEpisodes:
         if state is None or (t - state[0]) * 1e-9 > m.max_age_s:
             report.steps_dropped[f"no robot state within {m.max_age_s} s"] += 1
             return
-        if self.phases is not None and self.phase not in self.phases:
+        # before an episode's first phase event its steps wait for it (_backfill_phase); without episode events
+        # there is none to wait for
+        if self.phases is not None and (self.phase_known or not self.has_events) and self.phase not in self.phases:
             report.steps_dropped[f"in phase {self.phase or '(none)'} (kept: {', '.join(sorted(self.phases))})"] += 1
             return
         split = ep is not None and not ep.from_event and pending is not None and (t - pending.t) * 1e-9 > m.gap_s > 0

@@ -90,7 +90,8 @@ class _Msgs:
 def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int = 128, t0_ns: int = 10**18,
                    failed: tuple[int, ...] = (), storage: str = "mcap", repeats: bool = True,
                    texture: bool = False, phase_at: int | None = None,
-                   jump_at: tuple[int, int] | None = None, task: str = "connector_insertion/usb") -> dict:
+                   jump_at: tuple[int, int] | None = None, task: str = "connector_insertion/usb",
+                   phase_late: bool = False) -> dict:
     """One bag holding ``episodes`` episodes of ``steps`` steps at 10 Hz; returns what was written. ``texture``
     adds camera-like detail (gradients and noise) so JPEG costs what it costs on real images."""
     m = _Msgs()
@@ -109,9 +110,15 @@ def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int 
             t += dt
             if jump_at == (ep, k):  # the recording machine's clock steps back 100 s
                 t -= 100 * 10**9
+            phase = None
             if phase_at is not None and k in (0, phase_at):  # task phases: grasp, then insertion from phase_at
-                w.write("/rldg/episode", t - 1_000_000, m.cdr(m.event(t, 2, ep, task=task, phase="grasp" if k == 0
-                                                                      else "insertion"), TOPICS["/rldg/episode"]))
+                phase = m.cdr(m.event(t, 2, ep, task=task, phase="grasp" if k == 0 else "insertion"),
+                              TOPICS["/rldg/episode"])
+                # phase_late: the first one trails the first action, as the sim cell announces it at its next step
+                late = phase_late and k == 0
+                if not late:
+                    w.write("/rldg/episode", t - 1_000_000, phase)
+                    phase = None
             w.write("/rldg/robot_state", t, m.cdr(m.state(t, ep, k), TOPICS["/rldg/robot_state"]))
             img = image_for(ep, k, image_size)
             if texture:
@@ -120,6 +127,8 @@ def write_episodes(path: str | Path, episodes: int, steps: int, image_size: int 
                     m.cdr(m.image(t, img), TOPICS["/camera/camera/color/image_raw"]))
             w.write("/rldg/action/command", t + 5_000_000,
                     m.cdr(m.action(t, ep, k, k % 4 == 0), TOPICS["/rldg/action/command"]))
+            if phase is not None:
+                w.write("/rldg/episode", t + 6_000_000, phase)
             if repeats:  # the mux's timer repeating the last action: not a new step
                 w.write("/rldg/action/command", t + 40_000_000,
                         m.cdr(m.action(t, ep, k, k % 4 == 0), TOPICS["/rldg/action/command"]))

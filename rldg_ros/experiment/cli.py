@@ -51,7 +51,7 @@ def _overrides(items: list[str]) -> dict:
 
 def _ire(ns) -> int:
     from rldg_ros.config import ConfigError
-    from rldg_ros.experiment.ire import IreExperiment, load_ire_config, write_report
+    from rldg_ros.experiment.ire import IreExperiment, check_stage, load_ire_config, write_report
 
     if ns.profile:
         print("rldg experiment ire: --profile is for rldg's profiles; ire reads config/experiments/ire.yaml (or "
@@ -59,6 +59,7 @@ def _ire(ns) -> int:
         return 2
     try:
         cfg = load_ire_config(ns.config, _overrides(ns.set))
+        check_stage(cfg, ns.stop_after)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"rldg experiment ire: {exc}", file=sys.stderr)
         return 2
@@ -67,14 +68,11 @@ def _ire(ns) -> int:
         shutil.rmtree(run, ignore_errors=True)
     try:
         exp = IreExperiment(cfg, run)
-    except KeyError as exc:  # an unknown task id
+    except (KeyError, FileNotFoundError) as exc:  # an unknown task id, a compare_with that is no RLDG run
         print(f"rldg experiment ire: {exc.args[0]}", file=sys.stderr)
         return 2
     try:
         exp.run_all(stop_after=ns.stop_after)
-    except ValueError as exc:  # an unknown --stop-after stage
-        print(f"rldg experiment ire: {exc}", file=sys.stderr)
-        return 2
     except RuntimeError as exc:
         print(f"rldg experiment ire: {exc}\n(re-run the same command to continue from the stage that failed)",
               file=sys.stderr)

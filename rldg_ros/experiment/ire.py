@@ -70,6 +70,9 @@ class IreExperiment(StagedRun):
 
         for task in [cfg.task, *cfg.expert_tasks, *cfg.unseen_tasks]:  # a typo fails here, not in a graph later
             make_task(task)
+        if cfg.compare_with and not (Path(cfg.compare_with) / "experiment.json").exists():
+            raise FileNotFoundError(f"compare_with {cfg.compare_with}: no experiment.json there (an 'rldg experiment "
+                                    "rldg' run directory)")
         self.cfg = cfg
         super().__init__(run_dir, {"experiment": "ire", "config": asdict(cfg)}, log, name="ire")
 
@@ -161,8 +164,7 @@ class IreExperiment(StagedRun):
                        (f"sl_{k}", lambda k=k: self._finetune(self.model(k), self.expert_datasets()
                                                               + self.rl_datasets(k), c.sl_steps, self.model(k - 1))),
                        (f"eval_{k}", lambda k=k: self.evaluate(k))]
-        if stop_after is not None and stop_after not in dict(stages):
-            raise ValueError(f"unknown stage {stop_after!r}; stages: {', '.join(n for n, _ in stages)}")
+        check_stage(c, stop_after)
         for name, fn in stages:
             self._stage(name, fn)
             if name == stop_after:
@@ -195,6 +197,16 @@ class IreExperiment(StagedRun):
         return out
 
 
+def stage_names(cfg: IreConfig) -> list[str]:
+    return ["expert", "g0", "eval_0", *(f"{s}_{k}" for k in range(1, cfg.iterations + 1) for s in ("rl", "sl", "eval"))]
+
+
+def check_stage(cfg: IreConfig, stop_after: str | None) -> None:
+    """ValueError naming the stages when ``stop_after`` is none of them."""
+    if stop_after is not None and stop_after not in stage_names(cfg):
+        raise ValueError(f"unknown stage {stop_after!r}; stages: {', '.join(stage_names(cfg))}")
+
+
 def _mean_cycle_time(rows) -> float | None:
     """Success-weighted mean cycle time (s) over evaluation rows; None without a success."""
     pairs = [(r["successes"], r["mean_cycle_time_s"]) for r in rows
@@ -213,8 +225,15 @@ def rldg_reference(run_dir: str | Path, cfg: IreConfig) -> dict:
         raise FileNotFoundError(f"{run}/eval holds no octo_rl_* evaluation: not a finished RLDG run")
     n = max(int(r["episodes_trained"]) for r in rows)
     rows = [r for r in rows if int(r["episodes_trained"]) == n]
+    st = meta["stages"]
+    # what producing that generalist cost: the specialists, recording their rollouts, converting, its fine-tuning
+    # (not the human data, the other models, the evaluation or the probe; iRe-VLA's minutes leave out evaluation too)
+    rl_collect = sum(float(v.get("seconds", 0.0)) for k, v in st.get("collect", {}).get("collected", {}).items()
+                     if k.startswith("rl:"))
+    tuned = st.get("finetune", {}).get(f"octo_rl_{n}", {}).get("minutes")
     out = {"run": str(run), "profile": meta.get("profile"), "episodes_per_task": n,
-           "minutes": sum(float(s.get("seconds", 0.0)) for s in meta["stages"].values()) / 60}
+           "minutes": None if tuned is None else (float(st.get("specialists", {}).get("seconds", 0.0)) + rl_collect
+                                                 + float(st.get("convert", {}).get("seconds", 0.0))) / 60 + tuned}
     for group, tasks in (("rl", [cfg.task]), ("expert", cfg.expert_tasks), ("unseen", cfg.unseen_tasks)):
         g = [r for r in rows if r["task"] in tasks]
         out[group] = [sum(r["successes"] for r in g), sum(r["episodes"] for r in g)]
@@ -260,15 +279,17 @@ def write_report(run_dir: str | Path) -> Path:
     if ref:
         md += ["", f"RLDG on the same machine (`{ref['run']}`, profile {ref['profile']}): octo-style-tiny fine-tuned "
                f"on its RL specialists' data ({ref['episodes_per_task']} episodes per task), evaluated on the same "
-               "held-out seeds; its wall time covers every stage of that run (specialists, collection, conversion, "
-               "fine-tuning, evaluation).", "",
+               "held-out seeds; its wall time is what that generalist cost: training the specialists, recording their "
+               "rollouts, converting, and its fine-tuning (not the human data, the other models or the evaluation; "
+               "iRe-VLA's leaves out its evaluations too).", "",
                "| method | RL task | expert tasks | unseen | cycle time RL task (s) | wall time (min) |",
                "|---|---|---|---|---|---|",
                f"| iRe-VLA, last iteration | {cell(res['iterations'][-1]['rl'])} | "
                f"{cell(res['iterations'][-1]['expert'])} | {cell(res['iterations'][-1]['unseen'])} | "
                f"{ct(res['iterations'][-1].get('rl_cycle_time_s'))} | {total:.1f} |" if res["iterations"] else "",
                f"| RLDG (RL data, octo-style-tiny) | {cell(ref['rl'])} | {cell(ref['expert'])} | "
-               f"{cell(ref['unseen'])} | {ct(ref.get('rl_cycle_time_s'))} | {ref['minutes']:.1f} |"]
+               f"{cell(ref['unseen'])} | {ct(ref.get('rl_cycle_time_s'))} | "
+               f"{'-' if ref['minutes'] is None else format(ref['minutes'], '.1f')} |"]
     out = layout.report
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text("\n".join(md) + "\n")

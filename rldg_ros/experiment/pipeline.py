@@ -71,10 +71,11 @@ class Experiment(StagedRun):
 
     # -- stages ------------------------------------------------------------------------------------------------
     def specialist_path(self, task: str) -> Path:
-        if self.cfg.specialist_dir:
-            p = Path(self.cfg.specialist_dir) / slug(task)
-            if p.exists():
-                return p
+        if self.cfg.specialist_dir:  # by the task's name, or its RL stage's (fmb_assembly__insertion)
+            for name in dict.fromkeys((slug(task), slug(rl_stage(task)[0]))):
+                p = Path(self.cfg.specialist_dir) / name
+                if p.exists():
+                    return p
         return self.layout.specialist(task)
 
     def train_specialists(self) -> dict:

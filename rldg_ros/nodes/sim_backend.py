@@ -80,6 +80,9 @@ class SimBackend:
     def _on_episode(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_START:
             self.eval_episode = bool(msg.is_eval)
+            # announce the phase again at the next step: the one announced right after the reset went out before
+            # this START, and a recorder that starts a bag per episode at START filed it with the previous one
+            self.phase = None
 
     def ready(self) -> bool:
         return self.cell is not None
