@@ -10,7 +10,7 @@ import pytest
 
 from rldg_ros.config import ConfigError
 from rldg_ros.experiment.config import load_experiment_config
-from rldg_ros.experiment.layout import slug
+from rldg_ros.experiment.layout import RunLayout, slug
 from rldg_ros.experiment.report import near_insertion_actions, write_report
 
 RLDG = str(Path(sys.executable).parent / "rldg")
@@ -167,6 +167,14 @@ def test_report_from_a_fixture_run(tmp_path):
     # a specialist loaded from elsewhere: its own training is stated, and the total with it (1.0 + 16.3 min)
     assert "loaded (/s/usb; trained there in 16.3 min, 9421 env steps, final evaluation 20/20)" in md
     assert "| **total** | **1.0** | |" in md and "| total with the loaded specialists' own training | 17.3 | |" in md
+    # a subset not evaluated (a run stopped before it) is "-", never 0/0
+    res_path = RunLayout(tmp_path).results
+    res = json.loads(res_path.read_text())
+    res["evaluations"] = [e for e in res["evaluations"]
+                          if not (e.get("source") == "human" and e.get("episodes_trained") == 2)]
+    res_path.write_text(json.dumps(res))
+    md = write_report(tmp_path).read_text()
+    assert "| openvla-style-tiny | human(-like) data | - / - |" in md and "0/0" not in md
 
 
 def test_report_lists_each_task_when_there_are_several(tmp_path):

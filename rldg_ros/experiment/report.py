@@ -317,7 +317,8 @@ class _Report:
                     for k in ks:
                         a = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=True))
                         b = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=False))
-                        cells.append(f"{a['successes']}/{a['episodes']} / {b['successes']}/{b['episodes']}")
+                        cells.append(" / ".join(f"{x['successes']}/{x['episodes']}" if x["episodes"] else "-"
+                                                for x in (a, b)))  # not evaluated: "-", never 0/0
                     md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | " + " | ".join(cells) + " |")
             md.append("")
             for m in smodels:
