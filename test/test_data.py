@@ -367,3 +367,5 @@ def test_relabel_replaces_actions_with_the_rl_policy(tmp_path):
     np.testing.assert_allclose(e["steps"]["action"][:5], recorded[:5], atol=1e-6)
     np.testing.assert_allclose(e["steps"]["action"][5:], relabelled[5:], atol=1e-5)
     assert not np.allclose(recorded[5:], relabelled[5:])
+    with pytest.raises(ValueError, match="keep phases: only with relabel"):
+        Converter(TopicMap(), ConvertOptions(relabel_keep_phases=("grasp",)))

@@ -286,6 +286,8 @@ class Converter:
             raise ValueError(f"max_episodes {options.max_episodes}: use 0 (all) or a positive count")
         if options.shard_mb <= 0:
             raise ValueError(f"shard_mb {options.shard_mb}: must be positive")
+        if options.relabel_keep_phases and not options.relabel:
+            raise ValueError("keep phases: only with relabel (a checkpoint whose actions replace the others)")
         self.m = mapping
         self.o = options
         self.policy = None

@@ -156,16 +156,15 @@ class IreExperiment(StagedRun):
 
     def run_all(self, stop_after: str | None = None) -> dict:
         c = self.cfg
-        stages = [("expert", self.expert_data),
-                  ("g0", lambda: self._finetune(self.model(0), self.expert_datasets(), c.initial_steps, None)),
-                  ("eval_0", lambda: self.evaluate(0))]
-        for k in range(1, c.iterations + 1):
-            stages += [(f"rl_{k}", lambda k=k: self.rl_stage(k)),
-                       (f"sl_{k}", lambda k=k: self._finetune(self.model(k), self.expert_datasets()
-                                                              + self.rl_datasets(k), c.sl_steps, self.model(k - 1))),
-                       (f"eval_{k}", lambda k=k: self.evaluate(k))]
         check_stage(c, stop_after)
-        for name, fn in stages:
+        for name in stage_names(c):  # the names say what each stage is: expert, g0, then rl_k, sl_k, eval_k
+            kind, _, k = name.rpartition("_") if "_" in name else (name, "", "0")
+            k = int(k)
+            fn = {"expert": self.expert_data, "g0": lambda: self._finetune(self.model(0), self.expert_datasets(),
+                                                                           c.initial_steps, None),
+                  "eval": lambda k=k: self.evaluate(k), "rl": lambda k=k: self.rl_stage(k),
+                  "sl": lambda k=k: self._finetune(self.model(k), self.expert_datasets() + self.rl_datasets(k),
+                                                   c.sl_steps, self.model(k - 1))}[kind]
             self._stage(name, fn)
             if name == stop_after:
                 break

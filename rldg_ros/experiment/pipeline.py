@@ -211,7 +211,7 @@ class Experiment(StagedRun):
                 if (self.layout.dataset(name, task) / "dataset_info.json").exists():
                     continue
                 conv = Converter(TopicMap(), ConvertOptions(max_episodes=k, relabel=relabel, progress=False,
-                                                            relabel_keep_phases=human_phases))
+                                                            relabel_keep_phases=human_phases if relabel else ()))
                 inputs = [self.layout.bags(source, task)]
                 if source == "rl" and human_phases:  # the paper's FMB assembly data: human grasp segments + RL
                     inputs.insert(0, f"{self.layout.bags('human', task)}@{','.join(human_phases)}")  # insertion
