@@ -346,6 +346,32 @@ def test_stop_after_runs_the_stages_up_to_the_one_named_and_a_rerun_continues(tm
     assert ran == [*STAGES[3:], "results"]  # the finished stages are kept
 
 
+def test_reopen_runs_a_done_stage_and_the_later_ones_again_keeping_their_time(tmp_path, monkeypatch):
+    """--reopen STAGE (e.g. to add the Fig 7 subsets to a finished run): STAGE and the later stages run again, the
+    earlier ones stay skipped, and the reopened stages keep the time they took as seconds_before."""
+    from rldg_ros.experiment.pipeline import STAGE_METHODS, STAGES, Experiment
+
+    cfg = load_experiment_config("quick")
+    cfg.collect_human_during_rl = False
+    exp = Experiment(cfg, tmp_path / "run")
+    ran: list[str] = []
+    for name, method in STAGE_METHODS.items():
+        monkeypatch.setattr(exp, method, lambda name=name: ran.append(name) or {"kept": name, "runs": {len(ran): 1}})
+    monkeypatch.setattr(exp, "collect_results", lambda: ran.append("results"))
+    exp.run_all()
+    exp.meta["stages"]["finetune"]["seconds"] = 600.0
+    with pytest.raises(ValueError, match="unknown stage 'fine'"):
+        exp.reopen("fine", STAGES)
+    assert exp.reopen("finetune", STAGES) == ["finetune", "evaluate", "probe"]
+    ft = exp.meta["stages"]["finetune"]
+    assert not ft.get("done") and ft["seconds_before"] == 600.0 and ft["kept"] == "finetune"
+    ran.clear()
+    exp.run_all()
+    assert ran == ["finetune", "evaluate", "probe", "results"]
+    assert exp.meta["stages"]["finetune"]["seconds"] >= 600.0
+    assert exp.meta["stages"]["finetune"]["runs"] == {5: 1, 1: 1}  # what its first run recorded is kept
+
+
 def test_the_demonstrator_evaluation_and_the_probe_can_be_left_out(tmp_path, monkeypatch):
     """The quick profile leaves the scripted demonstrator's evaluation and the data probe to the full profile: no
     job is made for either (the full profile keeps both)."""

@@ -30,6 +30,10 @@ def add_parsers(sub) -> None:
                    help="stop once this stage is done (rldg: specialists, collect, convert, pretrain, finetune, "
                    "evaluate, probe; ire: expert, g0, eval_0, rl_1, sl_1, eval_1, rl_2, ...); re-run without it to "
                    "continue")
+    s.add_argument("--reopen", default=None, metavar="STAGE",
+                   help="rldg: run STAGE and the later stages again although they are done, keeping their files and "
+                   "skipping the jobs whose outputs exist, e.g. --reopen finetune --set scaling=true adds the Fig 7 "
+                   "subsets to a finished run")
     s.add_argument("--no-report", action="store_true")
     s.set_defaults(func=_experiment)
 
@@ -53,6 +57,10 @@ def _ire(ns) -> int:
     from rldg_ros.config import ConfigError
     from rldg_ros.experiment.ire import IreExperiment, check_stage, load_ire_config, write_report
 
+    if ns.reopen:
+        print("rldg experiment ire: --reopen is for rldg's stages; ire continues a run where it stopped",
+              file=sys.stderr)
+        return 2
     if ns.profile:
         print("rldg experiment ire: --profile is for rldg's profiles; ire reads config/experiments/ire.yaml (or "
               "--config FILE) with --set overrides", file=sys.stderr)
@@ -101,6 +109,14 @@ def _experiment(ns) -> int:
         shutil.rmtree(run, ignore_errors=True)
     t0 = time.monotonic()
     exp = Experiment(cfg, run, profile=ns.profile if not ns.config else ns.config)
+    if ns.reopen:
+        from rldg_ros.experiment.pipeline import STAGES
+
+        try:
+            print(f"rldg experiment: reopened {', '.join(exp.reopen(ns.reopen, STAGES)) or 'nothing (not done yet)'}")
+        except ValueError as exc:
+            print(f"rldg experiment: {exc}", file=sys.stderr)
+            return 2
     try:
         exp.run_all(stop_after=ns.stop_after)
     except ValueError as exc:

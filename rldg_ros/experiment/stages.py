@@ -42,11 +42,33 @@ class StagedRun:
             self.meta["stages"][name] = {**st, "seconds_before": before + time.monotonic() - t0}
             self._save()
             raise
-        st = {"done": True, "seconds": time.monotonic() - t0 + before, **info}
+        # a reopened stage keeps what its earlier run recorded (e.g. the fine-tuning runs made then) beside the new
+        kept = {k: v for k, v in st.items() if k not in ("done", "seconds", "seconds_before")}
+        merged = {k: ({**kept[k], **v} if isinstance(v, dict) and isinstance(kept.get(k), dict) else v)
+                  for k, v in info.items()}
+        st = {**kept, "done": True, "seconds": time.monotonic() - t0 + before, **merged}
         self.meta["stages"][name] = st
         self._save()
         self.log(f"{self.name}: stage {name}: {st['seconds'] / 60:.1f} min")
         return st
+
+    def reopen(self, name: str, order: tuple[str, ...]) -> list[str]:
+        """Mark stage ``name`` and every later one in ``order`` as not done, keeping their files and their wall time
+        (as ``seconds_before``): a re-run then does what the current settings ask that is not there yet (e.g. the
+        Fig 7 subsets of a run made with ``scaling=false``), as each stage skips the jobs whose outputs exist.
+        -> the stages reopened."""
+        if name not in order:
+            raise ValueError(f"reopen: unknown stage {name!r}; stages: {', '.join(order)}")
+        stages = self.meta.setdefault("stages", {})
+        out = []
+        for later in order[order.index(name):]:
+            st = stages.get(later)
+            if st and st.get("done"):
+                rest = {k: v for k, v in st.items() if k not in ("done", "seconds", "seconds_before")}
+                stages[later] = {**rest, "seconds_before": float(st.get("seconds", 0.0))}
+                out.append(later)
+        self._save()
+        return out
 
     def spent(self, name: str) -> float:
         """Wall time (s) earlier, stopped attempts at stage ``name`` ran: a resumed budget is what is left of it."""
