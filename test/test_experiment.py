@@ -177,6 +177,39 @@ def test_report_from_a_fixture_run(tmp_path):
     assert "| openvla-style-tiny | human(-like) data | - / - |" in md and "0/0" not in md
 
 
+def test_train_seeds_fine_tune_each_run_once_per_seed_and_the_report_gives_each_seed(tmp_path):
+    """train_seeds=2: every (model, data) is fine-tuned twice, the first run keeping its plain name, the second with
+    the next training seed (its own folder and evaluations); the report pools both and lists each seed's success."""
+    from rldg_ros.experiment.pipeline import Experiment, _trainer
+
+    cfg = load_experiment_config("quick", overrides={"train_seeds": 2, "seed": 3})
+    cfg.collect_human_during_rl = False
+    exp = Experiment(cfg, tmp_path / "exp")
+    runs = exp.runs()
+    assert len(runs) == 2 * len({r["model"] + r["data"] for r in runs})
+    first = runs[0]
+    plain = f"{first['model']}_{first['data']}"
+    assert [(r["name"], r["train_seed"]) for r in runs[:2]] == [(plain, 3), (plain + "_t1", 4)]
+    gens = [p for p in exp.policies() if p["kind"] == "generalist"]
+    assert {p["spec"].rsplit("/", 1)[1] for p in gens} == {r["name"] for r in runs}
+    for model in ("octo", "openvla"):  # the seed reaches the trainer
+        assert _trainer(model, 10, cfg, None, finetune=True, seed=4)[1].seed == 4
+        assert _trainer(model, 10, cfg, None)[1].seed == 3
+
+    _fixture_run(tmp_path)
+    res_path = RunLayout(tmp_path).results
+    res = json.loads(res_path.read_text())
+    res["evaluations"] += [_eval_row("octo_rl_4_t1", "generalist", task, seen, k, model="octo", source="rl",
+                                     episodes_trained=4, data="rl_4", train_seed=1)
+                           for task, seen, k in ((USB, True, 5), (TYPE_C, False, 6))]
+    res_path.write_text(json.dumps(res))
+    md = write_report(tmp_path).read_text()
+    assert ("| octo-style-tiny | RL data (RLDG) | 14/20 (70 %, CI 48-85) (by training seed: 9/10, 5/10) | "
+            "12/20 (60 %, CI 39-78) (by training seed: 6/10, 6/10) |") in md
+    assert "by training seed" not in next(line for line in md.splitlines()
+                                          if line.startswith("| octo-style-tiny | human(-like) data |"))
+
+
 def test_report_lists_each_task_when_there_are_several(tmp_path):
     _fixture_run(tmp_path)
     res = json.loads((tmp_path / "results.json").read_text())

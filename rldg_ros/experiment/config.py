@@ -96,6 +96,9 @@ class ExperimentConfig:
     eval_workers: int = param(2, min=1, help="in-process evaluation (and data probe) jobs run on this many "
                               "processes, one thread each (the simulator and renderer are single-threaded)")
     seed: int = param(0, min=0)
+    train_seeds: int = param(1, min=1, max=5, help="fine-tuning runs per model and dataset, with training seeds seed, "
+                             "seed+1, ... (run k > 0 is named <model>_<data>_t<k>): the report pools their "
+                             "evaluations and lists each seed's success, the spread one training run does not show")
 
     def scaling_runs(self) -> tuple[list[int], list[str]]:
         """(episode counts, models) of the Fig 7 subsets; none when ``scaling`` is off."""

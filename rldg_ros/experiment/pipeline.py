@@ -279,7 +279,9 @@ class Experiment(StagedRun):
             for k in ks:
                 for s in ("rl", "human"):
                     out.append({"model": m, "data": f"{s}_{k}", "source": s, "episodes_trained": k})
-        return out
+        # each run once per training seed; the first keeps the plain name (runs made before train_seeds existed)
+        return [{**r, "name": f"{r['model']}_{r['data']}" + (f"_t{t}" if t else ""), "train_seed": c.seed + t}
+                for r in out for t in range(c.train_seeds)]
 
     def finetune(self) -> dict:
         c = self.cfg
@@ -287,14 +289,14 @@ class Experiment(StagedRun):
         sets = self.datasets()
         jobs = []
         for r in self.runs():
-            name = f"{r['model']}_{r['data']}"
+            name = r["name"]
             out = self.layout.model(name)
             if (out / "training_summary.json").exists() and _finished(out):
                 continue
             steps = c.finetune_steps_octo if r["model"] == "octo" else c.finetune_steps_openvla
             base = self.base(r["model"])
             jobs.append(((r["model"], steps, c, c.lr_octo if r["model"] == "octo" else c.lr_openvla,
-                          sets[r["data"]], out, base, c.train_workers <= 1), name))
+                          sets[r["data"]], out, base, c.train_workers <= 1, r["train_seed"]), name))
             self.log(f"experiment: fine-tune {name} ({steps} steps)")
 
         def done(name, row) -> None:
@@ -308,8 +310,7 @@ class Experiment(StagedRun):
 
     def policies(self) -> list[dict]:
         models = self.layout.models
-        rows = [{"name": f"{r['model']}_{r['data']}", "spec": f"{r['model']}:{models / (r['model'] + '_' + r['data'])}",
-                 "kind": "generalist", **r} for r in self.runs()]
+        rows = [{"spec": f"{r['model']}:{models / r['name']}", "kind": "generalist", **r} for r in self.runs()]
         for t in self.cfg.tasks:
             stage = rl_stage(t)[0]
             rows.append({"name": f"rl_specialist_{slug(t)}", "spec": f"rl:{self.specialist_path(t)}",
@@ -489,21 +490,23 @@ def _finished(out: Path) -> bool:
     return int(s.get("step", 0)) >= int(s.get("train_config", {}).get("max_steps", 1))
 
 
-def _trainer(model: str, steps: int, c: ExperimentConfig, lr: float | None, finetune: bool = False):
+def _trainer(model: str, steps: int, c: ExperimentConfig, lr: float | None, finetune: bool = False,
+             seed: int | None = None):
+    seed = c.seed if seed is None else seed
     if model == "openvla":
         from rldg_ros.vla.train_openvla import TrainConfig, train
 
-        return train, TrainConfig(max_steps=steps, batch_size=c.batch_openvla, seed=c.seed, lr=lr or 0.0)
+        return train, TrainConfig(max_steps=steps, batch_size=c.batch_openvla, seed=seed, lr=lr or 0.0)
     from rldg_ros.vla.train_octo import TrainConfig, train
 
-    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=c.seed, lr=lr or 3e-4,
+    return train, TrainConfig(max_steps=steps, batch_size=c.batch_octo, seed=seed, lr=lr or 3e-4,
                               contact_oversample=c.contact_oversample_octo if finetune else 1.0)
 
 
 def _finetune_job(model: str, steps: int, c: ExperimentConfig, lr: float | None, data: list[Path], out: Path,
-                  base: Path | None, progress: bool) -> dict:
+                  base: Path | None, progress: bool, seed: int | None = None) -> dict:
     t0 = time.monotonic()
-    train, tcfg = _trainer(model, steps, c, lr, finetune=True)
+    train, tcfg = _trainer(model, steps, c, lr, finetune=True, seed=seed)
     summary = train(data, out, tcfg, base=base, progress=progress)
     return {"minutes": (time.monotonic() - t0) / 60, "val": summary.get("final_val_loss")}
 

@@ -184,6 +184,17 @@ def _cell(a) -> str:
         f"{100 * a['ci'][1]:.0f})")
 
 
+def _per_seed(rows: list[dict]) -> str:
+    """Each training seed's pooled success when a run was fine-tuned with several (``train_seeds``), else ""."""
+    by: dict[int, list[dict]] = {}
+    for r in rows:
+        by.setdefault(int(r.get("train_seed", 0)), []).append(r)
+    if len(by) < 2:
+        return ""
+    return " (by training seed: " + ", ".join(
+        f"{sum(r['successes'] for r in v)}/{sum(r['episodes'] for r in v)}" for _, v in sorted(by.items())) + ")"
+
+
 def _ct(a) -> str:
     return "-" if not a or a["cycle_time"] is None else f"{a['cycle_time']:.2f}"
 
@@ -270,10 +281,10 @@ class _Report:
 
         for m in models:
             for s in sources:
-                seen = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=True))
-                unseen = _agg(_select(gen, model=m, source=s, episodes_trained=N, seen=False))
-                md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | {_cell(seen)} | {_cell(unseen)} | {_ct(seen)} | "
-                          f"{_ct(unseen)} |")
+                rows = {v: _select(gen, model=m, source=s, episodes_trained=N, seen=v) for v in (True, False)}
+                seen, unseen = _agg(rows[True]), _agg(rows[False])
+                md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | {_cell(seen)}{_per_seed(rows[True])} | "
+                          f"{_cell(unseen)}{_per_seed(rows[False])} | {_ct(seen)} | {_ct(unseen)} |")
         md.append("")
 
     def fig6(self) -> None:
@@ -315,10 +326,9 @@ class _Report:
                                         linestyle="-" if m == smodels[0] else "--",
                                         label=f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}")
                     for k in ks:
-                        a = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=True))
-                        b = _agg(_select(gen, model=m, source=s, episodes_trained=k, seen=False))
-                        cells.append(" / ".join(f"{x['successes']}/{x['episodes']}" if x["episodes"] else "-"
-                                                for x in (a, b)))  # not evaluated: "-", never 0/0
+                        rows = [_select(gen, model=m, source=s, episodes_trained=k, seen=v) for v in (True, False)]
+                        cells.append(" / ".join(f"{x['successes']}/{x['episodes']}{_per_seed(r)}" if x["episodes"]
+                                                else "-" for x, r in ((_agg(r), r) for r in rows)))  # "-", never 0/0
                     md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | " + " | ".join(cells) + " |")
             md.append("")
             for m in smodels:
