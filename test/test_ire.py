@@ -75,8 +75,8 @@ def test_a_stopped_stage_keeps_its_time_and_the_report_sets_ire_beside_rldg(tmp_
         "collect": {"done": True, "seconds": 400.0, "collected": {"rl:connector_insertion/usb": {"seconds": 120.0},
                                                                   "human:connector_insertion/usb": {"seconds": 300.0}}},
         "convert": {"done": True, "seconds": 60.0},
-        "finetune": {"done": True, "seconds": 3000.0, "octo_rl_15": {"minutes": 20.0},
-                     "openvla_rl_15": {"minutes": 30.0}},
+        "finetune": {"done": True, "seconds": 3000.0, "finetuned": {"octo_rl_15": {"minutes": 20.0},
+                                                                    "openvla_rl_15": {"minutes": 30.0}}},
         "evaluate": {"done": True, "seconds": 900.0}}}))
     for task, k, ct in (("connector_insertion/usb", 24, 6.0), ("connector_insertion/ethernet", 20, 8.0),
                         ("connector_insertion/type_c", 10, 9.0)):
@@ -90,6 +90,14 @@ def test_a_stopped_stage_keeps_its_time_and_the_report_sets_ire_beside_rldg(tmp_
     # what that generalist cost: specialists + recording their rollouts + converting + its own fine-tuning
     assert ref["unseen_tasks"] == ["connector_insertion/type_c"] and ref["minutes"] == 33.0 + 20.0
     assert ref["rl_cycle_time_s"] == 6.0
+    # a run whose fine-tuning stage did not record the model (trained by a stopped attempt): its own summary says
+    meta = json.loads((rldg / "experiment.json").read_text())
+    meta["stages"]["finetune"]["finetuned"] = {}
+    (rldg / "experiment.json").write_text(json.dumps(meta))
+    assert rldg_reference(rldg, cfg)["minutes"] is None
+    (rldg / "models" / "octo_rl_15").mkdir(parents=True)
+    (rldg / "models" / "octo_rl_15" / "training_summary.json").write_text(json.dumps({"seconds": 1200.0}))
+    assert rldg_reference(rldg, cfg)["minutes"] == 33.0 + 20.0
     ire = tmp_path / "ire"
     ire.mkdir()
     (ire / "results.json").write_text(json.dumps({"config": asdict(cfg), "rldg": ref,

@@ -229,7 +229,13 @@ def rldg_reference(run_dir: str | Path, cfg: IreConfig) -> dict:
     # (not the human data, the other models, the evaluation or the probe; iRe-VLA's minutes leave out evaluation too)
     rl_collect = sum(float(v.get("seconds", 0.0)) for k, v in st.get("collect", {}).get("collected", {}).items()
                      if k.startswith("rl:"))
-    tuned = st.get("finetune", {}).get(f"octo_rl_{n}", {}).get("minutes")
+    tuned = st.get("finetune", {}).get("finetuned", {}).get(f"octo_rl_{n}", {}).get("minutes")
+    if tuned is None:  # trained by an attempt that was stopped (its stage row never recorded it): the model says
+        try:
+            tuned = float(json.loads((run / "models" / f"octo_rl_{n}" / "training_summary.json").read_text())
+                          ["seconds"]) / 60
+        except (OSError, ValueError, KeyError):
+            tuned = None
     out = {"run": str(run), "profile": meta.get("profile"), "episodes_per_task": n,
            "minutes": None if tuned is None else (float(st.get("specialists", {}).get("seconds", 0.0)) + rl_collect
                                                  + float(st.get("convert", {}).get("seconds", 0.0))) / 60 + tuned}
