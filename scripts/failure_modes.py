@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from rldg_ros.sim.env import CellConfig, make_env
-from rldg_ros.vla.evaluate import _Executed, parse_policy
+from rldg_ros.vla.evaluate import evaluate_inprocess
 
 
 def main() -> None:
@@ -22,27 +19,18 @@ def main() -> None:
     ap.add_argument("episodes", type=int)
     ap.add_argument("--first-seed", type=int, default=200000)
     a = ap.parse_args()
-    kind, path = parse_policy(a.policy)
-    env = make_env(a.task, CellConfig(wrist_camera=True))
-    pol = _Executed(kind, path, None)
+    trace: dict[int, list[tuple[float, float]]] = {}  # seed -> (lateral error, depth) in mm after each step
+
+    def on_step(env, seed: int) -> None:
+        trace.setdefault(seed, []).append((env.task.lateral_error(env) * 1000, env.task.insertion_depth(env) * 1000))
+
+    res = evaluate_inprocess(a.policy, a.task, a.episodes, a.first_seed, on_step=on_step)
     at = (9, 19, 39, 59, 79)
     print(f"seed success steps | final lateral (mm) depth (mm) | lateral (mm) after steps {[k + 1 for k in at]}")
-    try:
-        for i in range(a.episodes):
-            seed = a.first_seed + i
-            obs, info = env.reset(seed=seed)
-            pol.start(env, seed)
-            t, lat, depth = env.task, [], []
-            for _ in range(t.time_limit):
-                obs, _, term, trunc, info = env.step(np.clip(pol.act(obs, t.instruction), -1.0, 1.0))
-                lat.append(t.lateral_error(env) * 1000)
-                depth.append(t.insertion_depth(env) * 1000)
-                if term or trunc:
-                    break
-            marks = [round(lat[min(k, len(lat) - 1)], 1) for k in at]
-            print(f"{seed} {bool(info['success'])} {len(lat)} | {lat[-1]:.1f} {depth[-1]:.1f} | {marks}", flush=True)
-    finally:
-        env.close()
+    for e in res["episodes_detail"]:
+        tr = trace[e["seed"]]
+        marks = [round(tr[min(k, len(tr) - 1)][0], 1) for k in at]
+        print(f"{e['seed']} {e['success']} {e['steps']} | {tr[-1][0]:.1f} {tr[-1][1]:.1f} | {marks}")
 
 
 if __name__ == "__main__":

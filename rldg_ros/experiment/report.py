@@ -326,9 +326,12 @@ class _Report:
                                         linestyle="-" if m == smodels[0] else "--",
                                         label=f"{MODEL_LABEL[m]}, {SOURCE_LABEL[s]}")
                     for k in ks:
-                        rows = [_select(gen, model=m, source=s, episodes_trained=k, seen=v) for v in (True, False)]
-                        cells.append(" / ".join(f"{x['successes']}/{x['episodes']}{_per_seed(r)}" if x["episodes"]
-                                                else "-" for x, r in ((_agg(r), r) for r in rows)))  # "-", never 0/0
+                        parts = []
+                        for v in (True, False):
+                            rows = _select(gen, model=m, source=s, episodes_trained=k, seen=v)
+                            a = _agg(rows)  # not evaluated: "-", never 0/0
+                            parts.append(f"{a['successes']}/{a['episodes']}{_per_seed(rows)}" if a["episodes"] else "-")
+                        cells.append(" / ".join(parts))
                     md.append(f"| {MODEL_LABEL[m]} | {SOURCE_LABEL[s]} | " + " | ".join(cells) + " |")
             md.append("")
             for m in smodels:

@@ -43,7 +43,7 @@ class StagedRun:
             self._save()
             raise
         # a reopened stage keeps what its earlier run recorded (e.g. the fine-tuning runs made then) beside the new
-        kept = {k: v for k, v in st.items() if k not in ("done", "seconds", "seconds_before")}
+        kept = _recorded(st)
         merged = {k: ({**kept[k], **v} if isinstance(v, dict) and isinstance(kept.get(k), dict) else v)
                   for k, v in info.items()}
         st = {**kept, "done": True, "seconds": time.monotonic() - t0 + before, **merged}
@@ -64,8 +64,7 @@ class StagedRun:
         for later in order[order.index(name):]:
             st = stages.get(later)
             if st and st.get("done"):
-                rest = {k: v for k, v in st.items() if k not in ("done", "seconds", "seconds_before")}
-                stages[later] = {**rest, "seconds_before": float(st.get("seconds", 0.0))}
+                stages[later] = {**_recorded(st), "seconds_before": float(st.get("seconds", 0.0))}
                 out.append(later)
         self._save()
         return out
@@ -73,3 +72,8 @@ class StagedRun:
     def spent(self, name: str) -> float:
         """Wall time (s) earlier, stopped attempts at stage ``name`` ran: a resumed budget is what is left of it."""
         return float(self.meta["stages"].get(name, {}).get("seconds_before", 0.0))
+
+
+def _recorded(st: dict) -> dict:
+    """What a stage's row recorded of its results, without its status and times."""
+    return {k: v for k, v in st.items() if k not in ("done", "seconds", "seconds_before")}

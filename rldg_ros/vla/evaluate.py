@@ -76,9 +76,10 @@ class _Executed:
 
 
 def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = EVAL_FIRST_SEED,
-                       progress: bool = False, execution: dict | None = None) -> dict:
+                       progress: bool = False, execution: dict | None = None, on_step=None) -> dict:
     """``execution``: overrides of how a generalist's chunks are executed (``chunk_mode``, ``execute_steps``,
-    ``decay``), octo's ``sample_steps`` and openvla's ``decode``; the serving defaults otherwise."""
+    ``decay``), octo's ``sample_steps`` and openvla's ``decode``; the serving defaults otherwise. ``on_step(env,
+    seed)``, if given, is called after every step (to trace an episode: scripts/failure_modes.py)."""
     from tqdm import tqdm
 
     from rldg_ros.sim.env import CellConfig, make_env
@@ -95,6 +96,8 @@ def evaluate_inprocess(spec: str, task: str, episodes: int, first_seed: int = EV
             for _ in range(env.task.time_limit):
                 a = policy.act(obs, env.task.instruction)
                 obs, _, term, trunc, info = env.step(np.clip(a, -1.0, 1.0))
+                if on_step is not None:
+                    on_step(env, seed)
                 if term or trunc:
                     break
             results.append(EpisodeResult(seed, bool(info["success"]), env.steps, env.steps / env.cfg.control_hz,
